@@ -1,0 +1,72 @@
+# Shared by tests/http/mcp_*.t (sourced after tests/lib/servers.sh).
+#
+#   mcp_helper_build          compile tests/http/mcp_mint.c against the library
+#                             the programs under test came from
+#   mint ARGS...              run mcp_mint on the server's config and store
+#                             (token USER SCOPES [TTL [NAME [RESOURCE]]] -> "TOKEN GRANT",
+#                              revoke GRANT, session USER streamable|legacy [SOCKET])
+#   mcp_post TOKEN BODY [curl args]   POST BODY to /mcp as a compliant client would
+#   mcp_req METHOD PATH TOKEN [curl args]  any request below public_url
+#   rpc ID METHOD [PARAMS]    a JSON-RPC request text
+#   tool ID NAME [ARGS]       a tools/call request text
+#   prm_url                   the protected resource metadata URL for /mcp
+
+MINT=$TEST_OUT/mcp_mint
+MCP_ACCEPT='application/json, text/event-stream'
+ALL_SCOPES='snippets:read snippets:write'
+
+mcp_helper_build() {
+	local build=${BIN_DIR%/cgi-bin}
+	local -a san=()
+	[ -f "$build/libmcpgate.a" ] || bail "$build/libmcpgate.a is missing: run make first"
+	# A sanitized library needs the sanitizer runtime at link time.
+	nm "$build/libmcpgate.a" 2>/dev/null | grep -q __asan_ && san=(-fsanitize=address,undefined)
+	# shellcheck disable=SC2046
+	cc -std=c11 -D_GNU_SOURCE -I"$MCPGATE_ROOT/src" "${san[@]}" -o "$MINT" \
+		"$MCPGATE_ROOT/tests/http/mcp_mint.c" "$build/libmcpgate.a" \
+		$(pkg-config --cflags --libs fcgi json-c libcurl openssl) -lgdbm -lpthread ||
+		bail "cannot build mcp_mint"
+	chmod 0755 "$MINT"
+}
+
+# The store belongs to the server's user; write it as that user too.
+mint() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$WEB_USER" -- "$MINT" "$SRV_CONF" "$@"
+	else
+		"$MINT" "$SRV_CONF" "$@"
+	fi
+}
+
+mcp_path() { printf '%s/mcp' "${SRV_PUBLIC_URL#"$SRV_URL"}"; }
+
+prm_url() {
+	printf '%s/.well-known/oauth-protected-resource%s/mcp' "$SRV_URL" \
+		"${SRV_PUBLIC_URL#"$SRV_URL"}"
+}
+
+mcp_req() {
+	local method=$1 path=$2 tok=$3
+	local -a auth=()
+	shift 3
+	[ -n "$tok" ] && auth=(-H "Authorization: Bearer $tok")
+	hreq "$SRV_URL" "$method" "${SRV_PUBLIC_URL#"$SRV_URL"}$path" "${auth[@]}" "$@"
+}
+
+mcp_post() {
+	local tok=$1 body=$2
+	shift 2
+	mcp_req POST /mcp "$tok" -H 'Content-Type: application/json' -H "Accept: $MCP_ACCEPT" \
+		--data-binary "$body" "$@"
+}
+
+rpc() {
+	printf '{"jsonrpc":"2.0","id":%s,"method":"%s","params":%s}' "$1" "$2" "${3:-{\}}"
+}
+
+tool() {
+	printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"%s","arguments":%s}}' \
+		"$1" "$2" "${3:-{\}}"
+}
+
+INIT_PARAMS='{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"mcp-tests","version":"1"}}'
