@@ -1,0 +1,181 @@
+/*
+ * callback: GET /oauth/callback, where the upstream OpenID provider sends
+ * the browser back (identity = oidc only).
+ *
+ * validate -> authorise -> act:
+ *   state names an authorization transaction whose login began after
+ *   consent; it is taken in one store transaction (single use, <= 10 min);
+ *   the browser must hold that login's __Host- cookie; then the provider's
+ *   answer: an error, or a code that upstream_finish() exchanges and whose
+ *   ID token it verifies.  Success: record the consent for the user, issue
+ *   our code, redirect to the client.  Every failure after the transaction
+ *   is known goes back to the client as access_denied /
+ *   temporarily_unavailable / server_error, with state and iss.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "authz.h"
+#include "log.h"
+#include "oauth.h"
+#include "upstream.h"
+#include "valid.h"
+
+#define CALLBACK_QUERY_MAX 8192
+
+enum { CB_STATE, CB_CODE, CB_ERROR, CB_ERROR_DESC, CB_ISS, CB__MAX };
+
+/* RFC 6749 §4.1.2 and §4.1.2.1 responses, plus RFC 9207 iss. */
+static const struct valid_field callback_fields[CB__MAX] = {
+	[CB_STATE] = {"state", 63, VALID_REQUIRED, valid_vschar},
+	[CB_CODE] = {"code", 2048, 0, valid_vschar},
+	[CB_ERROR] = {"error", 128, 0, valid_vschar},
+	[CB_ERROR_DESC] = {"error_description", 1024, 0, NULL},
+	[CB_ISS] = {"iss", 1024, 0, valid_vschar},
+};
+
+/* The provider answered for transaction t: finish the login. */
+static void
+callback_finish(struct app *app, struct http_resp *resp, const struct authz_txn *t,
+		const char **v)
+{
+	struct upstream_identity who;
+	char q0[96], q1[64], q2[160];
+	int rc;
+
+	memset(&who, 0, sizeof(who));
+	if (v[CB_ERROR] != NULL) {
+		const char *e = upstream_oauth_error(upstream_callback_error(v[CB_ERROR]));
+
+		log_msg(LOG_INFO, "msg=\"identity provider refused the login\" error=%s client=%s "
+				  "upstream_error=%s detail=%s",
+			e, log_quote(q0, sizeof(q0), t->client_id),
+			log_quote(q1, sizeof(q1), v[CB_ERROR]),
+			log_quote(q2, sizeof(q2), v[CB_ERROR_DESC]));
+		authz_redirect_error_logged(app, resp, 302, t, e,
+					    "the identity provider did not sign you in");
+		return;
+	}
+	if (v[CB_CODE] == NULL) {
+		authz_redirect_error(app, resp, 302, t, "server_error",
+				     "the identity provider sent neither code nor error");
+		return;
+	}
+	/* RFC 9207 §2.4: the answer must come from the provider we sent the
+	 * user to (mix-up defence). */
+	rc = upstream_response_iss_check(app, v[CB_ISS]);
+	if (rc == UPSTREAM_OK)
+		rc = upstream_finish(app, v[CB_CODE], t->up_verifier, t->up_nonce, &who);
+	if (rc != UPSTREAM_OK) {
+		/* upstream_* logged the reason: one line per failed login. */
+		authz_redirect_error_logged(app, resp, 302, t, upstream_oauth_error(rc),
+					    "the login with the identity provider failed");
+		goto out;
+	}
+	rc = oauth_consent_record(app, who.user, t->client_id, t->redirect_uri, t->scope);
+	if (rc != STORE_OK) {
+		authz_redirect_error(app, resp, 302, t,
+				     rc == STORE_BUSY ? "temporarily_unavailable" : "server_error",
+				     "could not record the consent");
+		goto out;
+	}
+	authz_redirect_code(app, resp, 302, t, who.user, who.name[0] != '\0' ? who.name
+									  : who.email);
+out:
+	crypto_wipe(&who, sizeof(who));
+}
+
+/* 1 when the request carries the login cookie of t with its value. */
+static int
+callback_cookie_ok(const struct http_req *req, const struct authz_txn *t)
+{
+	struct http_form cookies;
+	int good = 0;
+
+	http_cookies_parse(req, &cookies);
+	for (size_t i = 0; i < cookies.n && !good; i++)
+		if (strcmp(cookies.kv[i].name, t->login_cookie) == 0)
+			good = authz_login_cookie_ok(t, cookies.kv[i].value);
+	http_form_free(&cookies);
+	return good;
+}
+
+static void
+callback_run(struct app *app, struct http_req *req, struct http_resp *resp,
+	     const struct http_form *q)
+{
+	const char *v[CB__MAX];
+	struct authz_txn *t = calloc(1, sizeof(*t));
+	char err[96];
+	int rc;
+
+	if (t == NULL) {
+		http_error_html(resp, 500, NULL, NULL);
+		return;
+	}
+	if (valid_form(q, callback_fields, CB__MAX, v, err, sizeof(err)) != 0) {
+		log_msg(LOG_INFO, "msg=\"callback refused\" why=\"%s\"", err);
+		http_error_html(resp, 400, "Invalid sign-in response",
+				"The identity provider's answer could not be read.");
+		goto out;
+	}
+	rc = authz_txn_take_by_state(app, v[CB_STATE], t);
+	if (rc == STORE_BUSY || rc == STORE_ERROR) {
+		http_error_store(resp, rc, 1);
+	} else if (rc != STORE_OK) {
+		log_msg(LOG_INFO, "msg=\"callback refused\" why=\"unknown, expired or used state\"");
+		http_error_html(resp, 400, "This sign-in has expired",
+				"This sign-in link has expired or was already used. Go back to "
+				"the application and start again.");
+	} else if (!callback_cookie_ok(req, t)) {
+		/* Login CSRF: an answer meant for another browser. */
+		log_msg(LOG_WARN, "msg=\"callback refused\" why=\"login cookie missing or wrong\"");
+		http_error_html(resp, 400, "Sign-in started elsewhere",
+				"This sign-in was not started in this browser. Go back to the "
+				"application and start again.");
+	} else {
+		callback_finish(app, resp, t, v);
+	}
+	if (rc == STORE_OK)
+		authz_set_cookie(resp, t->login_cookie, "", 0);
+out:
+	authz_txn_wipe(t);
+	free(t);
+}
+
+static void
+callback_handle(struct app *app, struct http_req *req, struct http_resp *resp)
+{
+	struct http_form q;
+
+	memset(&q, 0, sizeof(q));
+	if (strcmp(req->method, "GET") != 0) {
+		http_error_method(resp, "GET", 1);
+		return;
+	}
+	if (app->cfg.identity != CONFIG_IDENTITY_OIDC) {
+		http_error_html(resp, 404, NULL, "Sign-in is not federated on this server.");
+		return;
+	}
+	if (strlen(req->query) > CALLBACK_QUERY_MAX ||
+	    http_form_parse(req->query, strlen(req->query), 16, &q) != HTTP_OK)
+		http_error_html(resp, 400, "Invalid sign-in response",
+				"The identity provider's answer could not be read.");
+	else
+		callback_run(app, req, resp, &q);
+	http_form_free(&q);
+}
+
+static const struct app_def callback_app = {
+	.name = "callback",
+	.needs = APP_NEEDS_KEYS | APP_NEEDS_STORE,
+	.handle = callback_handle,
+};
+
+int
+main(void)
+{
+	return app_main(&callback_app);
+}

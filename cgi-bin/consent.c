@@ -1,0 +1,265 @@
+/*
+ * consent: GET /oauth/consent?txn=<id> shows the consent page for an
+ * authorization transaction; POST /oauth/consent takes the answer.
+ *
+ * POST validate -> authorise -> act:
+ *   form fields txn, csrf, action; Origin / Sec-Fetch-Site from our own
+ *   page; CSRF token of this transaction (consent.h);
+ *   Deny    -> redirect to the client with error=access_denied;
+ *   Approve -> remember it in a signed __Host- cookie, then
+ *              identity = remote-user: record the consent, issue the code;
+ *              identity = oidc: start the upstream login (the consent is
+ *              recorded by the callback, once the user is known).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "authz.h"
+#include "consent.h"
+#include "log.h"
+#include "oauth.h"
+#include "valid.h"
+
+#define CONSENT_BODY_MAX 4096
+
+static const struct valid_field consent_get_fields[] = {
+	{"txn", AUTHZ_ID_LEN, VALID_REQUIRED, valid_b64url_chars},
+};
+
+enum { CF_TXN, CF_CSRF, CF_ACTION, CF__MAX };
+
+static const struct valid_field consent_post_fields[CF__MAX] = {
+	[CF_TXN] = {"txn", AUTHZ_ID_LEN, VALID_REQUIRED, valid_b64url_chars},
+	[CF_CSRF] = {"csrf", CONSENT_CSRF_LEN, VALID_REQUIRED, valid_b64url_chars},
+	[CF_ACTION] = {"action", 16, VALID_REQUIRED, valid_vschar},
+};
+
+static void
+consent_gone(struct http_resp *resp)
+{
+	http_error_html(resp, 400, "This request has expired",
+			"This authorization request has expired or was already answered. Go back "
+			"to the application and start again.");
+}
+
+/* The signed-in user (remote-user mode) must be the one who started. */
+static int
+consent_same_user(const struct app *app, const struct http_req *req, const struct authz_txn *t)
+{
+	const char *ru = http_getenv(req, "REMOTE_USER");
+	char user[TOKEN_FIELD_MAX + 1];
+
+	if (app->cfg.identity != CONFIG_IDENTITY_REMOTE_USER || *ru == '\0')
+		return 1;
+	return authz_remote_user(ru, user, sizeof(user)) == 0 && strcmp(user, t->user) == 0;
+}
+
+static void
+consent_show(struct app *app, struct http_resp *resp, const struct authz_txn *t)
+{
+	struct oauth_client *cl = calloc(1, sizeof(*cl));
+	char csrf[CONSENT_CSRF_LEN + 1], action[CONFIG_STR_MAX + 32];
+	struct consent_view v;
+	int rc;
+
+	if (cl == NULL || consent_csrf_token(&app->keys, t->id, csrf, sizeof(csrf)) != 0) {
+		http_error_html(resp, 500, NULL, NULL);
+		goto out;
+	}
+	rc = oauth_client_get(app, t->client_id, cl);
+	if (rc == STORE_BUSY || rc == STORE_ERROR) {
+		http_error_store(resp, rc, 1);
+		goto out;
+	}
+	if (rc != STORE_OK) {
+		http_error_html(resp, 400, "Unknown application",
+				"The application is no longer registered with this server.");
+		goto out;
+	}
+	snprintf(action, sizeof(action), "%s/oauth/consent", app->cfg.public_url);
+	v = (struct consent_view){
+		.server_name = app->cfg.server_name, .action = action, .txn_id = t->id,
+		.csrf = csrf, .client_id = t->client_id, .client_name = cl->client_name,
+		.client_uri = cl->client_uri, .redirect_uri = t->redirect_uri, .scope = t->scope,
+		.user = t->name};
+	if (consent_page(&v, &resp->body) != 0) {
+		http_error_html(resp, 500, NULL, NULL);
+		goto out;
+	}
+	consent_page_headers(resp);
+out:
+	free(cl);
+}
+
+static void
+consent_get(struct app *app, struct http_req *req, struct http_resp *resp)
+{
+	struct http_form q;
+	struct authz_txn t;
+	const char *id;
+	char err[96];
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	if (http_form_parse(req->query, strlen(req->query), 8, &q) != HTTP_OK ||
+	    valid_form(&q, consent_get_fields, 1, &id, err, sizeof(err)) != 0) {
+		http_error_html(resp, 400, "Invalid request", "This address is not complete.");
+		goto out;
+	}
+	rc = authz_txn_get(app, id, &t);
+	if (rc == STORE_BUSY || rc == STORE_ERROR)
+		http_error_store(resp, rc, 1);
+	else if (rc != STORE_OK || t.up_state[0] != '\0')
+		consent_gone(resp);
+	else if (!consent_same_user(app, req, &t))
+		http_error_html(resp, 403, "Signed in as someone else",
+				"This request was started by a different user.");
+	else
+		consent_show(app, resp, &t);
+out:
+	authz_txn_wipe(&t);
+	http_form_free(&q);
+}
+
+/* Remember the approval in this browser (consent_ttl 0: never). */
+static void
+consent_remember(struct app *app, struct http_resp *resp, const struct authz_txn *t)
+{
+	char name[CONSENT_COOKIE_NAME_MAX], value[CONSENT_COOKIE_VALUE_MAX];
+	long ttl = app->cfg.consent_ttl;
+
+	if (ttl <= 0)
+		return;
+	if (consent_cookie_name(t->client_id, t->redirect_uri, name, sizeof(name)) != 0 ||
+	    consent_cookie_value(&app->keys, t->client_id, t->redirect_uri, t->user, t->scope,
+				 time(NULL) + ttl, value, sizeof(value)) != 0 ||
+	    authz_set_cookie(resp, name, value, ttl) != 0)
+		log_msg(LOG_WARN, "msg=\"could not set the consent cookie\"");
+}
+
+static void
+consent_approve_local(struct app *app, struct http_req *req, struct http_resp *resp,
+		      const struct authz_txn *t)
+{
+	int rc;
+
+	if (!consent_same_user(app, req, t)) {
+		http_error_html(resp, 403, "Signed in as someone else",
+				"This request was started by a different user.");
+		return;
+	}
+	rc = oauth_consent_record(app, t->user, t->client_id, t->redirect_uri, t->scope);
+	if (rc != STORE_OK) {
+		authz_redirect_error(app, resp, 303, t,
+				     rc == STORE_BUSY ? "temporarily_unavailable" : "server_error",
+				     "could not record the consent");
+		return;
+	}
+	if (authz_redirect_code(app, resp, 303, t, t->user, t->name) == 0)
+		consent_remember(app, resp, t);
+}
+
+static void
+consent_answer(struct app *app, struct http_req *req, struct http_resp *resp, const char *id,
+	       const char *action)
+{
+	int approve = strcmp(action, "approve") == 0;
+	int remote = app->cfg.identity == CONFIG_IDENTITY_REMOTE_USER;
+	struct authz_txn t;
+	int rc;
+
+	if (!approve && strcmp(action, "deny") != 0) {
+		http_error_html(resp, 400, "Invalid request", "Choose Approve or Deny.");
+		return;
+	}
+	/* Approve in oidc mode keeps the transaction for the callback (the
+	 * login is added to it once); every other answer ends it here, once. */
+	if (approve && !remote) {
+		rc = authz_txn_get(app, id, &t);
+		if (rc == STORE_OK && t.up_state[0] != '\0')
+			rc = STORE_NOTFOUND; /* Approve sent twice */
+		if (rc == STORE_OK && authz_start_login(app, resp, 303, &t) == 0)
+			consent_remember(app, resp, &t);
+	} else {
+		rc = authz_txn_take(app, id, &t);
+		if (rc == STORE_OK && !approve)
+			authz_redirect_error(app, resp, 303, &t, "access_denied",
+					     "the user denied access");
+		else if (rc == STORE_OK)
+			consent_approve_local(app, req, resp, &t);
+	}
+	if (rc == STORE_BUSY || rc == STORE_ERROR)
+		http_error_store(resp, rc, 1);
+	else if (rc != STORE_OK)
+		consent_gone(resp);
+	authz_txn_wipe(&t);
+}
+
+static void
+consent_post(struct app *app, struct http_req *req, struct http_resp *resp)
+{
+	const char *v[CF__MAX];
+	struct http_form f;
+	char err[96], q1[64], q2[64];
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	if (!http_content_type_is(req, "application/x-www-form-urlencoded")) {
+		http_error_html(resp, 415, NULL, "The form was not sent as a form.");
+		goto out;
+	}
+	rc = http_read_body(req, CONSENT_BODY_MAX);
+	if (rc != HTTP_OK) {
+		http_error_html(resp, rc == HTTP_E_TOO_LARGE ? 413 : 400, NULL, NULL);
+		goto out;
+	}
+	if (http_form_parse(req->body, req->bodylen, 8, &f) != HTTP_OK ||
+	    valid_form(&f, consent_post_fields, CF__MAX, v, err, sizeof(err)) != 0) {
+		http_error_html(resp, 400, "Invalid request", "The form was not complete.");
+		goto out;
+	}
+	/* Cross-site form posts are refused twice over: by the browser's own
+	 * Origin / Sec-Fetch-Site, and by the token only our page carries. */
+	if (!consent_origin_ok(&app->cfg, http_header(req, "Origin"),
+			       http_header(req, "Sec-Fetch-Site"))) {
+		log_msg(LOG_WARN, "msg=\"consent: cross-origin post refused\" origin=%s site=%s",
+			log_quote(q1, sizeof(q1), http_header(req, "Origin")),
+			log_quote(q2, sizeof(q2), http_header(req, "Sec-Fetch-Site")));
+		http_error_html(resp, 403, NULL, "This form can only be sent from its own page.");
+		goto out;
+	}
+	if (!consent_csrf_ok(&app->keys, v[CF_TXN], v[CF_CSRF])) {
+		log_msg(LOG_WARN, "msg=\"consent: bad CSRF token\"");
+		http_error_html(resp, 403, NULL, "This form has expired. Go back and try again.");
+		goto out;
+	}
+	consent_answer(app, req, resp, v[CF_TXN], v[CF_ACTION]);
+out:
+	http_form_free(&f);
+}
+
+static void
+consent_handle(struct app *app, struct http_req *req, struct http_resp *resp)
+{
+	if (strcmp(req->method, "GET") == 0)
+		consent_get(app, req, resp);
+	else if (strcmp(req->method, "POST") == 0)
+		consent_post(app, req, resp);
+	else
+		http_error_method(resp, "GET, POST", 1);
+}
+
+static const struct app_def consent_app = {
+	.name = "consent",
+	.needs = APP_NEEDS_KEYS | APP_NEEDS_STORE,
+	.handle = consent_handle,
+};
+
+int
+main(void)
+{
+	return app_main(&consent_app);
+}

@@ -1,0 +1,137 @@
+/*
+ * authz: authorization transactions, the server-side state of one
+ * authorization request while the browser travels
+ *
+ *     /oauth/authorize -> /oauth/consent -> (upstream IdP -> /oauth/callback)
+ *                      -> the client's redirect_uri
+ *
+ * A transaction is a STORE_TXN record keyed by a random id (256 bits,
+ * base64url), living at most AUTHZ_TTL seconds.  It holds everything the
+ * authorization request said once it has been validated (client_id,
+ * redirect_uri, state, code_challenge, scope, resource) and, in
+ * identity = remote-user mode, the user the web server authenticated.
+ *
+ * For identity = oidc the upstream login secrets (state, nonce, PKCE
+ * verifier) are added only once this browser has approved the client (the
+ * MCP confused-deputy rule), together with the SHA-256 of a random value
+ * held in a __Host- cookie that binds the login to this browser.  A
+ * STORE_STATE record keyed by the upstream state points back at the
+ * transaction so the callback can find it; the callback takes both records
+ * in one store transaction, so a state is good for exactly one callback.
+ *
+ * This module also renders what every browser-facing OAuth program sends
+ * back to a client (RFC 6749 §4.1.2): the success redirect with code and
+ * the error redirect, both with state and iss (RFC 9207), so the wire
+ * format lives in one place.
+ */
+#ifndef MCPGATE_AUTHZ_H
+#define MCPGATE_AUTHZ_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "app.h"
+#include "buf.h"
+#include "http.h"
+#include "oauth.h"
+#include "token.h"
+#include "upstream.h"
+
+#define AUTHZ_TTL 600       /* seconds: consent plus upstream login (MCP: state <= 10 min) */
+#define AUTHZ_ID_LEN 43     /* base64url of 32 random bytes */
+#define AUTHZ_STATE_MAX 512 /* longest client state we carry back */
+#define AUTHZ_LOGIN_COOKIE_PREFIX "__Host-mcpgate-login-"
+#define AUTHZ_COOKIE_NAME_MAX 64
+
+struct authz_txn {
+	char id[AUTHZ_ID_LEN + 1];
+	char client_id[OAUTH_ID_MAX];
+	char redirect_uri[OAUTH_URI_MAX];
+	char state[AUTHZ_STATE_MAX + 1]; /* "" when the client sent none */
+	char code_challenge[129];
+	unsigned scope;
+	char resource[OAUTH_URI_MAX];
+	char user[TOKEN_FIELD_MAX + 1]; /* remote-user: "local:<name>"; oidc: "" */
+	char name[TOKEN_FIELD_MAX + 1]; /* display name */
+	time_t exp;
+	/* identity = oidc, set once consent is given: */
+	char up_state[sizeof(((struct upstream_login *)0)->state)];
+	char up_nonce[sizeof(((struct upstream_login *)0)->nonce)];
+	char up_verifier[sizeof(((struct upstream_login *)0)->verifier)];
+	char login_cookie[AUTHZ_COOKIE_NAME_MAX]; /* full cookie name */
+	char login_hash[CRYPTO_B64URL_LEN(CRYPTO_SHA256_LEN)]; /* b64url SHA-256 of its value */
+};
+
+/* ---- records ---- */
+
+/* Serialise t as compact JSON into out.  0 or -1 (out overflowed). */
+int authz_txn_encode(const struct authz_txn *t, struct buf *out);
+/* Parse what authz_txn_encode wrote; -1 on anything malformed or too long
+ * for its field (a damaged record never overflows a field). */
+int authz_txn_decode(const char *s, size_t len, struct authz_txn *out);
+/* Wipe t (it holds the upstream verifier and nonce). */
+void authz_txn_wipe(struct authz_txn *t);
+
+/* Store t as a new transaction: a fresh id and expiry (now + AUTHZ_TTL) are
+ * written into t.  STORE_* status. */
+int authz_txn_create(struct app *app, struct authz_txn *t);
+/* Read a live transaction; STORE_NOTFOUND for an unknown, expired or
+ * malformed id. */
+int authz_txn_get(struct app *app, const char *id, struct authz_txn *out);
+/* Read and delete (with its state index) in one store transaction: exactly
+ * one caller gets STORE_OK for an id. */
+int authz_txn_take(struct app *app, const char *id, struct authz_txn *out);
+/* After consent (identity = oidc): generate the browser binding, record
+ * login's secrets in transaction id and add the state index, atomically and
+ * only once (STORE_EXISTS if a login already began).  out receives the
+ * updated transaction; cookie_value (>= CRYPTO_B64URL_LEN(32)) the value for
+ * the cookie named out->login_cookie. */
+int authz_txn_begin_login(struct app *app, const char *id, const struct upstream_login *login,
+			  struct authz_txn *out, char *cookie_value, size_t cvsz);
+/* Callback: find the transaction by upstream state and delete it and the
+ * index in one store transaction (single use).  STORE_NOTFOUND when the
+ * state is unknown, expired or already used. */
+int authz_txn_take_by_state(struct app *app, const char *up_state, struct authz_txn *out);
+/* 1 when cookie_value is the browser binding of t (constant time). */
+int authz_login_cookie_ok(const struct authz_txn *t, const char *cookie_value);
+
+/* ---- responses to the client ---- */
+
+/*
+ * Build the redirect back to the client into out: redirect_uri plus
+ * ("?" or "&") the given parameters, then state (if any) and iss.  error
+ * NULL means success (code must be set).  -1 if it does not fit a Location
+ * header.
+ */
+int authz_location(const struct config *cfg, const char *redirect_uri, const char *state,
+		   const char *code, const char *error, const char *description, struct buf *out);
+/* Fill resp with a redirect (status 302 for GET, 303 after a POST) to the
+ * client carrying error.  Falls back to an HTML error page when the URL
+ * cannot be built.  Logs one line. */
+void authz_redirect_error(struct app *app, struct http_resp *resp, int status,
+			  const struct authz_txn *t, const char *error, const char *description);
+/* The same without the log line, when the failure was logged already (by
+ * the caller, or by upstream_* which logs its own failures). */
+void authz_redirect_error_logged(struct app *app, struct http_resp *resp, int status,
+				 const struct authz_txn *t, const char *error,
+				 const char *description);
+/* Issue our authorization code for t to user (display name) and redirect to
+ * the client with code, state and iss: 0.  Store failures become an error
+ * redirect (temporarily_unavailable / server_error): -1. */
+int authz_redirect_code(struct app *app, struct http_resp *resp, int status,
+			 const struct authz_txn *t, const char *user, const char *name);
+/* identity = oidc, consent already given: begin the upstream login for
+ * transaction t->id, set the binding cookie and redirect to the provider: 0.
+ * Errors become error redirects to the client (or an HTML page when the
+ * transaction is gone or its login already began): -1. */
+int authz_start_login(struct app *app, struct http_resp *resp, int status,
+		       const struct authz_txn *t);
+/* Add "Set-Cookie: name=value; Max-Age=..; Path=/; Secure; HttpOnly;
+ * SameSite=Lax" (max_age 0 deletes the cookie).  0 or -1. */
+int authz_set_cookie(struct http_resp *resp, const char *name, const char *value, long max_age);
+
+/* The user id for a REMOTE_USER value: "local:<name>" into out; -1 when
+ * remote_user is empty, too long or holds control characters. */
+int authz_remote_user(const char *remote_user, char *out, size_t outsz);
+
+#endif
