@@ -27,9 +27,8 @@
  * As plain CGI (shared hosting) it serves its one stream the same way, with
  * its own bus socket.
  *
- * Settings from the environment (the config file has no keys for them yet):
- *   MCPGATE_SSE_MAX_STREAMS  streams per process (default 1000)
- *   MCPGATE_SSE_PING_MS      keep-alive comment interval (default 10000, at most 15000)
+ * Settings (config file): sse_max_streams (streams per process, default 1000)
+ * and sse_ping_ms (keep-alive comment interval, default 10000, at most 15000).
  */
 #include <errno.h>
 #include <fastcgi.h>
@@ -55,7 +54,6 @@
 #include "sse.h"
 
 #define SSE_STREAMS_DEFAULT 1000
-#define SSE_STREAMS_MAX 20000
 #define SSE_RESERVE 4            /* threads beyond the stream capacity: 503s, 401s */
 /* Keep-alive comments (at most 15 s apart, per the issue).  They are also
  * how a vanished client is noticed: lighttpd and Apache only see a client's
@@ -118,24 +116,6 @@ struct sse_conn {
 	int io_fd;              /* connection to the web server, for poll/shutdown */
 	int status;             /* sent, for the log (resp is freed once streaming) */
 };
-
-static long
-sse_env_long(const char *name, long def, long min, long max)
-{
-	const char *s = getenv(name);
-	char *end;
-	long v;
-
-	if (s == NULL || *s == '\0')
-		return def;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max) {
-		log_msg(LOG_WARN, "msg=\"ignoring bad setting\" name=%s", name);
-		return def;
-	}
-	return v;
-}
 
 static long long
 sse_now_ms(void)
@@ -891,15 +871,8 @@ sse_ctx_new(void)
 	pthread_mutex_init(&c->doomed_mu, NULL);
 	pthread_mutex_init(&c->live_mu, NULL);
 	pthread_cond_init(&c->live_cv, NULL);
-	c->max_streams = (unsigned)sse_env_long("MCPGATE_SSE_MAX_STREAMS", SSE_STREAMS_DEFAULT, 1,
-						SSE_STREAMS_MAX);
-	c->ping_ms = sse_env_long("MCPGATE_SSE_PING_MS", SSE_PING_MS_DEFAULT, 100, 15000);
-	c->doomed_cap = c->max_streams;
-	c->doomed = calloc(c->doomed_cap, sizeof(c->doomed[0]));
-	if (c->doomed == NULL) {
-		free(c);
-		return NULL;
-	}
+	c->max_streams = SSE_STREAMS_DEFAULT;
+	c->ping_ms = SSE_PING_MS_DEFAULT;
 	return c;
 }
 
@@ -946,9 +919,17 @@ main(void)
 	if (c == NULL)
 		return 1;
 	c->cgi = FCGX_IsCGI();
+	if (app_init(&c->app, &sse_app) == 0) {
+		c->max_streams = (unsigned)c->app.cfg.sse_max_streams;
+		c->ping_ms = c->app.cfg.sse_ping_ms;
+	}
 	if (c->cgi)
 		c->max_streams = 1; /* one process per stream */
-	if (app_init(&c->app, &sse_app) == 0) {
+	c->doomed_cap = c->max_streams;
+	c->doomed = calloc(c->doomed_cap, sizeof(c->doomed[0]));
+	if (c->doomed == NULL)
+		return 1;
+	if (!c->app.broken) {
 		sse_fit_nofile(c); /* logs under the program's name */
 		if (sse_start(c) != 0) {
 			c->app.broken = 1;

@@ -70,6 +70,9 @@ static const struct config_key config_keys[] = {
 	{"rate_limit_authorize", CK_LONG, L(rate_limit_authorize), 0, 1000000, 0},
 	{"server_name", CK_STR, S(server_name), 0, 0, 0},
 	{"runtime_dir", CK_PATH, S(runtime_dir), 0, 0, 0},
+	{"sse_max_streams", CK_LONG, L(sse_max_streams), 1, 20000, 0},
+	/* MCP 2024-11-05 clients give up on a silent stream; 15 s is the bound. */
+	{"sse_ping_ms", CK_LONG, L(sse_ping_ms), 100, 15000, 0},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -95,6 +98,8 @@ config_defaults(struct config *cfg)
 	cfg->rate_limit_authorize = 60;
 	snprintf(cfg->server_name, sizeof(cfg->server_name), "mcpgate");
 	snprintf(cfg->runtime_dir, sizeof(cfg->runtime_dir), "/run/mcpgate");
+	cfg->sse_max_streams = 1000;
+	cfg->sse_ping_ms = 10000;
 }
 
 const char *
@@ -163,10 +168,6 @@ config_split_url(const char *url, char *origin, size_t olen, char *path, size_t 
 	alen = slash != NULL ? (size_t)(slash - auth) : strlen(auth);
 	if (alen == 0 || memchr(auth, '@', alen) != NULL) {
 		*why = "needs a host and no userinfo";
-		return -1;
-	}
-	if (slash != NULL && slash[strlen(slash) - 1] == '/') {
-		*why = "must not end with '/'";
 		return -1;
 	}
 	if ((size_t)(auth - url) + alen >= olen || alen >= hlen) {
@@ -309,6 +310,14 @@ config_set(struct config *cfg, const struct config_key *k, const char *v, const 
 			if (config_split_url(v, o, sizeof(o), p, sizeof(p), h, sizeof(h), &https,
 					     why) != 0)
 				return -1;
+			/* Our own URLs are built by appending paths to public_url, so
+			 * it has no trailing slash; an upstream issuer is compared
+			 * exactly as the provider spells it (Auth0 ends in '/'). */
+			if (strcmp(k->name, "public_url") == 0 && p[0] != '\0' &&
+			    p[strlen(p) - 1] == '/') {
+				*why = "must not end with '/'";
+				return -1;
+			}
 		}
 		memcpy(base, v, strlen(v) + 1);
 		return 0;

@@ -73,6 +73,8 @@ struct config {
 
 	char server_name[128];   /* shown on pages and in serverInfo */
 	char runtime_dir[CONFIG_STR_MAX]; /* sockets for cross-process delivery (sse) */
+	long sse_max_streams;    /* streams one sse process holds */
+	long sse_ping_ms;        /* keep-alive comment interval */
 };
 
 /* Fill cfg with defaults (everything but the required keys). */

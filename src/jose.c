@@ -12,6 +12,8 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include "crypto.h"
+
 #define JOSE_HEADER_MAX 2048 /* decoded protected header */
 #define JOSE_SIG_MAX 1024    /* RSA-8192 */
 #define JOSE_RSA_MIN 256     /* modulus bytes: 2048 bits (RFC 7518 §3.3) */
@@ -87,47 +89,14 @@ jose_alg_find(const char *name)
 	return NULL;
 }
 
-static int
-jose_b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
+/* JWS (RFC 7515 §2) uses base64url without padding: refuse '=' and let the
+ * strict decoder in crypto.c do the rest. */
 int
 jose_b64url_decode(const char *in, size_t inlen, unsigned char *out, size_t outsz)
 {
-	size_t rem = inlen % 4, need = inlen / 4 * 3 + (rem == 0 ? 0 : rem - 1), o = 0;
-	unsigned acc = 0;
-	int bits = 0;
-
-	if (rem == 1 || need > outsz)
+	if (memchr(in, '=', inlen) != NULL)
 		return -1;
-	for (size_t i = 0; i < inlen; i++) {
-		int v = jose_b64_val((unsigned char)in[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	/* Leftover bits must be zero, so each byte string has one encoding. */
-	if (acc != 0)
-		return -1;
-	return (int)o;
+	return crypto_b64url_decode(in, inlen, out, outsz);
 }
 
 /*

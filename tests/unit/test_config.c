@@ -63,6 +63,9 @@ static const struct bad_case bad[] = {
 	{BASE "upstream_client_secret_file = /nonexistent/secret\n",
 	 ":4: upstream_client_secret_file: cannot be read"},
 	{BASE "allowed_origins = https://a.example/path\n", "allowed_origins: origins have no path"},
+	{BASE "allowed_origins = https://a.example/\n", "allowed_origins: origins have no path"},
+	{"public_url = https://mcp.example.com/gw/\nstore = /a\nkey_file = /b\n",
+	 ":1: public_url: must not end with '/'"},
 };
 
 static void
@@ -108,6 +111,19 @@ test_defaults_origins(void)
 	ok(!config_origin_allowed(&cfg, "http://127.0.0.1.evil.example"), "lookalike refused");
 	ok(!config_origin_allowed(&cfg, "null"), "null origin refused");
 	is_int(cfg.identity, CONFIG_IDENTITY_REMOTE_USER, "identity defaults to remote-user");
+}
+
+static void
+test_issuer_slash(void)
+{
+	struct config cfg;
+	char err[512] = "";
+	const char *p = write_file("auth0.conf", BASE "identity = oidc\n"
+						   "upstream_issuer = https://tenant.auth0.example/\n"
+						   "upstream_client_id = c\n");
+
+	is_int(config_load(&cfg, p, err, sizeof(err)), 0, "issuer with a trailing slash is kept");
+	is_str(cfg.upstream_issuer, "https://tenant.auth0.example/", "exactly as written");
 }
 
 static void
@@ -182,6 +198,7 @@ main(void)
 	test_good();
 	test_defaults_origins();
 	test_secret_file();
+	test_issuer_slash();
 	test_bad();
 	test_misc();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
