@@ -105,7 +105,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 check-asan:
 	$(MAKE) BUILD=build/asan OPT="$(ASAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" unit programs replay
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  prove --exec '' build/asan/tests/unit/
+	  prove --exec '' build/asan/tests/unit/* tests/fuzz/replay.t
 
 run: programs
 	@scripts/run.sh
