@@ -16,14 +16,6 @@
 
 command -v node >/dev/null 2>&1 || bail "node is needed for the test OpenID provider"
 
-# servers.sh writes "identity = remote-user" into every config, and a key
-# given twice is a configuration error: drop that line, the test sets oidc.
-eval "_authorize_orig$(declare -f _lib_state)"
-_lib_state() {
-	_authorize_orig_lib_state "$@"
-	sed -i '/^identity = remote-user$/d' "$SRV_CONF"
-}
-
 clients=$TEST_OUT/clients.json
 cat >"$clients" <<'EOF'
 [{"client_id": "app", "client_name": "Test App",

@@ -135,7 +135,9 @@ _lib_state() {
 		printf 'public_url = %s\n' "$url"
 		printf 'store = %s\n' "$SRV_DIR/state/mcpgate.db"
 		printf 'key_file = %s\n' "$SRV_DIR/state/keys"
-		printf 'identity = remote-user\n'
+		# remote-user unless the test asks for another identity.
+		printf '%s\n' "$@" | grep -q '^[[:space:]]*identity[[:space:]]*=' ||
+			printf 'identity = remote-user\n'
 		# The sse program's delivery socket lives beside the FastCGI sockets.
 		printf 'runtime_dir = %s\n' "$SRV_DIR/sock"
 		for line in "$@"; do printf '%s\n' "$line"; done
