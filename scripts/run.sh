@@ -29,13 +29,7 @@ conf_get() {
 }
 
 new_keyfile() {
-	if [ -x "$BIN/mcpgate-keygen" ]; then
-		"$BIN/mcpgate-keygen" "$1"
-	else
-		# The key file format of src/crypto.h, until mcpgate-keygen exists.
-		(umask 077 && printf 'k1 %s\n' \
-			"$(openssl rand 32 | base64 -w0 | tr '+/' '-_' | tr -d '=')" >"$1")
-	fi
+	"$ROOT/build/bin/mcpgate-keygen" "$1"
 }
 
 scripts/deps.sh run
