@@ -48,7 +48,7 @@ static const struct config_key config_keys[] = {
 	{"upstream_token_auth", CK_STR, S(upstream_token_auth), 0, 0, 0},
 	{"upstream_allow_private", CK_BOOL, offsetof(struct config, upstream_allow_private),
 	 sizeof(int), 0, 0, 0},
-	{"access_token_ttl", CK_LONG, L(access_token_ttl), 60, 86400, 0},
+	{"access_token_ttl", CK_LONG, L(access_token_ttl), 10, 86400, 0},
 	{"refresh_token_ttl", CK_LONG, L(refresh_token_ttl), 0, 31536000, 0},
 	{"code_ttl", CK_LONG, L(code_ttl), 10, 600, 0},
 	{"consent_ttl", CK_LONG, L(consent_ttl), 0, 31536000, 0},

@@ -35,7 +35,7 @@ struct bad_case {
 static const struct bad_case bad[] = {
 	{BASE "colour = blue\n", ":4: colour: unknown key"},
 	{BASE "store = /again\n", ":4: store: given twice"},
-	{BASE "access_token_ttl = 10\n", ":4: access_token_ttl: must be an integer from 60"},
+	{BASE "access_token_ttl = 5\n", ":4: access_token_ttl: must be an integer from 10"},
 	{BASE "access_token_ttl = 3600s\n", ":4: access_token_ttl: must be an integer"},
 	{BASE "access_token_ttl = 99999999999999999999999\n", "access_token_ttl: must be an integer"},
 	{BASE "insecure_loopback = maybe\n", ":4: insecure_loopback: must be true or false"},
