@@ -102,10 +102,11 @@ log_quote(char *buf, size_t bufsz, const char *s)
 		return buf;
 	}
 	buf[o++] = '"';
-	for (; s != NULL && *s != '\0' && o + 3 < bufsz; s++) {
+	/* Room is always kept for the closing quote and the NUL. */
+	for (; s != NULL && *s != '\0' && o + 2 < bufsz; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\') {
-			if (o + 4 >= bufsz)
+			if (o + 3 >= bufsz)
 				break;
 			buf[o++] = '\\';
 		}
