@@ -2,6 +2,7 @@
 
 #include <fcgiapp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -128,6 +129,45 @@ app_serve(struct app *app, struct http_req *req)
 	log_set_request_id(NULL);
 }
 
+static const char app_purge_key[] = "next-purge";
+
+/* Elect this process to purge when the shared deadline has passed. */
+static int
+app_purge_elect(const struct store_val *cur, void **newdata, size_t *newlen, time_t *newexp,
+		void *arg)
+{
+	static _Thread_local int64_t next;
+	time_t now = *(const time_t *)arg;
+	int64_t due = 0;
+
+	if (cur != NULL && cur->len == sizeof(due))
+		memcpy(&due, cur->data, sizeof(due));
+	if (cur != NULL && due > (int64_t)now)
+		return STORE_EXISTS; /* another process purged recently */
+	next = (int64_t)now + APP_PURGE_INTERVAL;
+	*newdata = &next;
+	*newlen = sizeof(next);
+	*newexp = 0;
+	return STORE_OK;
+}
+
+void
+app_maybe_purge(struct app *app, time_t now)
+{
+	size_t removed = 0;
+	int rc;
+
+	if (app->store == NULL || app->broken || now - app->purge_check < 60)
+		return;
+	app->purge_check = now;
+	if (store_update(app->store, STORE_META, app_purge_key, sizeof(app_purge_key) - 1,
+			 app_purge_elect, &now) != STORE_OK)
+		return;
+	rc = store_purge(app->store, &removed);
+	log_msg(rc == STORE_OK ? LOG_INFO : LOG_WARN, "msg=\"expired records purged\" count=%zu result=%s",
+		removed, store_strerror(rc));
+}
+
 static int
 app_loop_fcgi(struct app *app)
 {
@@ -147,6 +187,8 @@ app_loop_fcgi(struct app *app)
 		app_serve(app, &req);
 		http_req_free(&req);
 		FCGX_Finish_r(&r);
+		/* After FCGX_Finish_r the client has its answer. */
+		app_maybe_purge(app, time(NULL));
 		app_busy = 0;
 	}
 	FCGX_Free(&r, 1);

@@ -14,6 +14,8 @@
 #ifndef MCPGATE_APP_H
 #define MCPGATE_APP_H
 
+#include <time.h>
+
 #include "config.h"
 #include "crypto.h"
 #include "http.h"
@@ -33,6 +35,7 @@ struct app {
 	char broken_why[1024];
 	void *priv;            /* the program's own per-process state */
 	unsigned long served;  /* requests served by this process */
+	time_t purge_check;    /* when this process last asked whether a purge is due */
 };
 
 struct app_def {
@@ -51,6 +54,13 @@ struct app_def {
  * Returns 0, or -1 with app->broken set and the reason logged. */
 int app_init(struct app *app, const struct app_def *def);
 void app_fini(struct app *app);
+/* Delete expired records when a purge is due: each process asks at most once
+ * a minute, and one process in the whole installation wins the purge every
+ * APP_PURGE_INTERVAL seconds (a STORE_META record elects it), so the store
+ * does not grow with dead codes, tokens and sessions.  Called after a
+ * response has been sent, never on a request's critical path. */
+#define APP_PURGE_INTERVAL 300
+void app_maybe_purge(struct app *app, time_t now);
 /* Serve one request that is already read into req (used by the loop and tests). */
 void app_serve(struct app *app, struct http_req *req);
 /* The whole program: init, then FastCGI accept loop or one CGI request. */
