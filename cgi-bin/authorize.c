@@ -231,20 +231,28 @@ authorize_user(struct authorize_ctx *c)
 	return 0;
 }
 
-/* 1 when the space-separated list has word. */
+/* Is the approval remembered?  The consent cookie says this browser
+ * approved.  Where the user is known (remote-user), the server-side record
+ * the cookie names must exist too, so that revoking it takes effect.  For
+ * oidc the user is not known yet: the cookie may skip the page, and the
+ * callback checks the record for whoever signs in (t->consent_id). */
 static int
-authorize_has_word(const char *list, const char *word)
+authorize_known(struct authorize_ctx *c)
 {
-	size_t n = strlen(word);
+	struct app *app = c->app;
+	const char *prompt = c->v[AF_PROMPT];
+	char id[CONSENT_ID_MAX];
 
-	for (const char *p = list; p != NULL && *p != '\0'; p += strspn(p, " ")) {
-		size_t len = strcspn(p, " ");
-
-		if (len == n && strncmp(p, word, n) == 0)
-			return 1;
-		p += len;
+	if (oauth_list_has(prompt, "consent", 0) || oauth_list_has(prompt, "login", 0) ||
+	    !consent_remembered(&app->keys, c->req, c->t.client_id, c->t.redirect_uri, c->t.user,
+				c->t.scope, time(NULL), app->cfg.consent_ttl, id, sizeof(id)))
+		return 0;
+	if (app->cfg.identity != CONFIG_IDENTITY_REMOTE_USER) {
+		snprintf(c->t.consent_id, sizeof(c->t.consent_id), "%s", id);
+		return 1;
 	}
-	return 0;
+	return oauth_consent_covers(app, c->t.user, c->t.client_id, c->t.redirect_uri, id,
+				    c->t.scope) == STORE_OK;
 }
 
 /* Step 4. */
@@ -253,10 +261,7 @@ authorize_act(struct authorize_ctx *c)
 {
 	struct app *app = c->app;
 	int remote = app->cfg.identity == CONFIG_IDENTITY_REMOTE_USER;
-	const char *prompt = c->v[AF_PROMPT];
-	int known = !authorize_has_word(prompt, "consent") && !authorize_has_word(prompt, "login") &&
-		    consent_remembered(&app->keys, c->req, c->t.client_id, c->t.redirect_uri,
-				       c->t.user, c->t.scope, time(NULL), app->cfg.consent_ttl);
+	int known = authorize_known(c);
 	int rc;
 
 	if (known && remote) {
@@ -272,12 +277,14 @@ authorize_act(struct authorize_ctx *c)
 		return;
 	}
 	if (known) {
-		authz_start_login(app, c->resp, 302, &c->t);
+		authz_start_login(app, c->req, c->resp, 302, &c->t);
 		return;
 	}
 	c->resp->status = 302;
 	http_resp_header(c->resp, "Location", "%s/oauth/consent?txn=%s", app->cfg.public_url,
 			 c->t.id);
+	/* The URL carries the transaction id: no cache may keep it. */
+	http_resp_header(c->resp, "Cache-Control", "no-store");
 	http_resp_header(c->resp, "Referrer-Policy", "no-referrer");
 }
 

@@ -4,11 +4,14 @@
  *
  * validate -> authorise -> act:
  *   state names an authorization transaction whose login began after
- *   consent; it is taken in one store transaction (single use, <= 10 min);
- *   the browser must hold that login's __Host- cookie; then the provider's
- *   answer: an error, or a code that upstream_finish() exchanges and whose
- *   ID token it verifies.  Success: record the consent for the user, issue
- *   our code, redirect to the client.  Every failure after the transaction
+ *   consent; the browser must hold that login's __Host- cookie, and only
+ *   then is the transaction taken, in the same store transaction (single
+ *   use, <= 10 min); then the provider's answer: an error, or a code that
+ *   upstream_finish() exchanges and whose ID token it verifies.  Success:
+ *   approved on the page -> record the consent for the user; skipped by a
+ *   cookie -> the user's record must be the one the cookie names, else the
+ *   consent page is shown again for this user; then issue our code and
+ *   redirect to the client.  Every failure after the transaction
  *   is known goes back to the client as access_denied /
  *   temporarily_unavailable / server_error, with state and iss.
  */
@@ -18,6 +21,7 @@
 
 #include "app.h"
 #include "authz.h"
+#include "crypto.h"
 #include "log.h"
 #include "oauth.h"
 #include "upstream.h"
@@ -36,10 +40,85 @@ static const struct valid_field callback_fields[CB__MAX] = {
 	[CB_ISS] = {"iss", 1024, 0, valid_vschar},
 };
 
+/* The approval came from a cookie set before login, and who has no
+ * record it names: show the consent page again, now for who.  A new
+ * transaction carries the request on, with the user and the same browser
+ * binding (the consent POST checks it); the login cookie is renewed so it
+ * outlives the new transaction's page. */
+static void
+callback_reconsent(struct app *app, const struct http_req *req, struct http_resp *resp,
+		   const struct authz_txn *t, const struct upstream_identity *who)
+{
+	struct authz_txn *n = calloc(1, sizeof(*n));
+	char cookie[CRYPTO_B64URL_LEN(32)];
+	int rc = STORE_ERROR;
+
+	if (n != NULL) {
+		*n = *t;
+		memset(n->up_state, 0, sizeof(n->up_state));
+		memset(n->up_nonce, 0, sizeof(n->up_nonce));
+		memset(n->up_verifier, 0, sizeof(n->up_verifier));
+		memset(n->consent_id, 0, sizeof(n->consent_id));
+		snprintf(n->user, sizeof(n->user), "%s", who->user);
+		snprintf(n->name, sizeof(n->name), "%s", who->name[0] != '\0' ? who->name : who->email);
+		rc = authz_txn_create(app, n);
+	}
+	if (rc != STORE_OK) {
+		authz_redirect_error(app, resp, 302, t,
+				     rc == STORE_BUSY ? "temporarily_unavailable" : "server_error",
+				     "could not store the authorization request");
+	} else {
+		log_msg(LOG_INFO, "msg=\"consent asked again: no approval of the signed-in user\"");
+		resp->status = 302;
+		http_resp_header(resp, "Location", "%s/oauth/consent?txn=%s", app->cfg.public_url,
+				 n->id);
+		http_resp_header(resp, "Cache-Control", "no-store");
+		http_resp_header(resp, "Referrer-Policy", "no-referrer");
+		if (authz_login_cookie_get(req, cookie, sizeof(cookie)))
+			authz_set_cookie(resp, AUTHZ_LOGIN_COOKIE, cookie, AUTHZ_TTL);
+		crypto_wipe(cookie, sizeof(cookie));
+	}
+	authz_txn_wipe(n);
+	free(n);
+}
+
+/* The user who is signed in now.  Approved on the page in this
+ * transaction: record it (find or create) and remember it in this
+ * browser.  Skipped by a cookie: only if who's record is the one the
+ * cookie names, else the page again (the cookie may be another user's). */
+static void
+callback_consent(struct app *app, const struct http_req *req, struct http_resp *resp,
+		 const struct authz_txn *t, const struct upstream_identity *who)
+{
+	const char *name = who->name[0] != '\0' ? who->name : who->email;
+	struct oauth_consent rec;
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	if (t->consent_id[0] == '\0')
+		rc = oauth_consent_record(app, who->user, t->client_id, t->redirect_uri, t->scope,
+					  &rec);
+	else
+		rc = oauth_consent_covers(app, who->user, t->client_id, t->redirect_uri,
+					  t->consent_id, t->scope);
+	if (rc == STORE_NOTFOUND && t->consent_id[0] != '\0') {
+		callback_reconsent(app, req, resp, t, who);
+		return;
+	}
+	if (rc != STORE_OK) {
+		authz_redirect_error(app, resp, 302, t,
+				     rc == STORE_BUSY ? "temporarily_unavailable" : "server_error",
+				     "could not record the consent");
+		return;
+	}
+	if (authz_redirect_code(app, resp, 302, t, who->user, name) == 0)
+		authz_remember_consent(app, resp, t, rec.id);
+}
+
 /* The provider answered for transaction t: finish the login. */
 static void
-callback_finish(struct app *app, struct http_resp *resp, const struct authz_txn *t,
-		const char **v)
+callback_finish(struct app *app, const struct http_req *req, struct http_resp *resp,
+		const struct authz_txn *t, const char **v)
 {
 	struct upstream_identity who;
 	char q0[96], q1[64], q2[160];
@@ -68,38 +147,13 @@ callback_finish(struct app *app, struct http_resp *resp, const struct authz_txn 
 	rc = upstream_response_iss_check(app, v[CB_ISS]);
 	if (rc == UPSTREAM_OK)
 		rc = upstream_finish(app, v[CB_CODE], t->up_verifier, t->up_nonce, &who);
-	if (rc != UPSTREAM_OK) {
+	if (rc != UPSTREAM_OK)
 		/* upstream_* logged the reason: one line per failed login. */
 		authz_redirect_error_logged(app, resp, 302, t, upstream_oauth_error(rc),
 					    "the login with the identity provider failed");
-		goto out;
-	}
-	rc = oauth_consent_record(app, who.user, t->client_id, t->redirect_uri, t->scope);
-	if (rc != STORE_OK) {
-		authz_redirect_error(app, resp, 302, t,
-				     rc == STORE_BUSY ? "temporarily_unavailable" : "server_error",
-				     "could not record the consent");
-		goto out;
-	}
-	authz_redirect_code(app, resp, 302, t, who.user, who.name[0] != '\0' ? who.name
-									  : who.email);
-out:
+	else
+		callback_consent(app, req, resp, t, &who);
 	crypto_wipe(&who, sizeof(who));
-}
-
-/* 1 when the request carries the login cookie of t with its value. */
-static int
-callback_cookie_ok(const struct http_req *req, const struct authz_txn *t)
-{
-	struct http_form cookies;
-	int good = 0;
-
-	http_cookies_parse(req, &cookies);
-	for (size_t i = 0; i < cookies.n && !good; i++)
-		if (strcmp(cookies.kv[i].name, t->login_cookie) == 0)
-			good = authz_login_cookie_ok(t, cookies.kv[i].value);
-	http_form_free(&cookies);
-	return good;
 }
 
 static void
@@ -108,7 +162,7 @@ callback_run(struct app *app, struct http_req *req, struct http_resp *resp,
 {
 	const char *v[CB__MAX];
 	struct authz_txn *t = calloc(1, sizeof(*t));
-	char err[96];
+	char err[96], cookie[CRYPTO_B64URL_LEN(32)];
 	int rc;
 
 	if (t == NULL) {
@@ -121,25 +175,29 @@ callback_run(struct app *app, struct http_req *req, struct http_resp *resp,
 				"The identity provider's answer could not be read.");
 		goto out;
 	}
-	rc = authz_txn_take_by_state(app, v[CB_STATE], t);
+	/* The cookie is checked inside the store transaction that takes the
+	 * state, so only the browser that began the login can use it up. */
+	authz_login_cookie_get(req, cookie, sizeof(cookie));
+	rc = authz_txn_take_by_state(app, v[CB_STATE], cookie, t);
+	crypto_wipe(cookie, sizeof(cookie));
 	if (rc == STORE_BUSY || rc == STORE_ERROR) {
 		http_error_store(resp, rc, 1);
-	} else if (rc != STORE_OK) {
-		log_msg(LOG_INFO, "msg=\"callback refused\" why=\"unknown, expired or used state\"");
-		http_error_html(resp, 400, "This sign-in has expired",
-				"This sign-in link has expired or was already used. Go back to "
-				"the application and start again.");
-	} else if (!callback_cookie_ok(req, t)) {
+	} else if (rc == AUTHZ_WRONG_BROWSER) {
 		/* Login CSRF: an answer meant for another browser. */
 		log_msg(LOG_WARN, "msg=\"callback refused\" why=\"login cookie missing or wrong\"");
 		http_error_html(resp, 400, "Sign-in started elsewhere",
 				"This sign-in was not started in this browser. Go back to the "
 				"application and start again.");
+	} else if (rc != STORE_OK) {
+		log_msg(LOG_INFO, "msg=\"callback refused\" why=\"unknown, expired or used state\"");
+		http_error_html(resp, 400, "This sign-in has expired",
+				"This sign-in link has expired or was already used. Go back to "
+				"the application and start again.");
 	} else {
-		callback_finish(app, resp, t, v);
+		/* The login cookie stays: other logins of this browser may be
+		 * under way with it; it expires with them (AUTHZ_TTL). */
+		callback_finish(app, req, resp, t, v);
 	}
-	if (rc == STORE_OK)
-		authz_set_cookie(resp, t->login_cookie, "", 0);
 out:
 	authz_txn_wipe(t);
 	free(t);

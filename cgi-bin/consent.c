@@ -5,11 +5,15 @@
  * POST validate -> authorise -> act:
  *   form fields txn, csrf, action; Origin / Sec-Fetch-Site from our own
  *   page; CSRF token of this transaction (consent.h);
+ *   the caller must be the user who started (remote-user: REMOTE_USER;
+ *   oidc after login: the browser's login cookie), for Deny as for Approve;
  *   Deny    -> redirect to the client with error=access_denied;
- *   Approve -> remember it in a signed __Host- cookie, then
- *              identity = remote-user: record the consent, issue the code;
- *              identity = oidc: start the upstream login (the consent is
- *              recorded by the callback, once the user is known).
+ *   Approve -> user known (remote-user, or oidc when the callback showed
+ *              the page again for the signed-in user): record the consent,
+ *              issue the code, remember it in a signed __Host- cookie;
+ *              oidc before login: start the upstream login (the callback
+ *              records the consent and sets the cookie once the user is
+ *              known).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,16 +49,33 @@ consent_gone(struct http_resp *resp)
 			"to the application and start again.");
 }
 
-/* The signed-in user (remote-user mode) must be the one who started. */
+/* Only the one who started may see or answer a request.  remote-user: the
+ * web server's REMOTE_USER, which must be present (an unprotected
+ * /oauth/consent is a misconfiguration, not a pass) and equal.  oidc after
+ * the login (the page shown again for the signed-in user): the browser
+ * must hold the login cookie the transaction is bound to. */
 static int
-consent_same_user(const struct app *app, const struct http_req *req, const struct authz_txn *t)
+consent_caller_ok(const struct app *app, const struct http_req *req, const struct authz_txn *t)
 {
-	const char *ru = http_getenv(req, "REMOTE_USER");
-	char user[TOKEN_FIELD_MAX + 1];
+	char user[TOKEN_FIELD_MAX + 1], cookie[CRYPTO_B64URL_LEN(32)];
+	int good;
 
-	if (app->cfg.identity != CONFIG_IDENTITY_REMOTE_USER || *ru == '\0')
-		return 1;
-	return authz_remote_user(ru, user, sizeof(user)) == 0 && strcmp(user, t->user) == 0;
+	if (app->cfg.identity == CONFIG_IDENTITY_REMOTE_USER)
+		return authz_remote_user(http_getenv(req, "REMOTE_USER"), user, sizeof(user)) == 0 &&
+		       t->user[0] != '\0' && strcmp(user, t->user) == 0;
+	if (t->user[0] == '\0')
+		return 1; /* before login: the CSRF token and Origin checks decide */
+	good = authz_login_cookie_get(req, cookie, sizeof(cookie)) && authz_login_cookie_ok(t, cookie);
+	crypto_wipe(cookie, sizeof(cookie));
+	return good;
+}
+
+static void
+consent_wrong_user(struct http_resp *resp)
+{
+	log_msg(LOG_WARN, "msg=\"consent: request of another user or browser refused\"");
+	http_error_html(resp, 403, "Signed in as someone else",
+			"This request was started by a different user.");
 }
 
 static void
@@ -114,9 +135,8 @@ consent_get(struct app *app, struct http_req *req, struct http_resp *resp)
 		http_error_store(resp, rc, 1);
 	else if (rc != STORE_OK || t.up_state[0] != '\0')
 		consent_gone(resp);
-	else if (!consent_same_user(app, req, &t))
-		http_error_html(resp, 403, "Signed in as someone else",
-				"This request was started by a different user.");
+	else if (!consent_caller_ok(app, req, &t))
+		consent_wrong_user(resp);
 	else
 		consent_show(app, resp, &t);
 out:
@@ -124,34 +144,15 @@ out:
 	http_form_free(&q);
 }
 
-/* Remember the approval in this browser (consent_ttl 0: never). */
+/* Approve once the user is known: record the consent, issue the code,
+ * remember the approval in this browser. */
 static void
-consent_remember(struct app *app, struct http_resp *resp, const struct authz_txn *t)
+consent_approve_user(struct app *app, struct http_resp *resp, const struct authz_txn *t)
 {
-	char name[CONSENT_COOKIE_NAME_MAX], value[CONSENT_COOKIE_VALUE_MAX];
-	long ttl = app->cfg.consent_ttl;
-
-	if (ttl <= 0)
-		return;
-	if (consent_cookie_name(t->client_id, t->redirect_uri, name, sizeof(name)) != 0 ||
-	    consent_cookie_value(&app->keys, t->client_id, t->redirect_uri, t->user, t->scope,
-				 time(NULL) + ttl, value, sizeof(value)) != 0 ||
-	    authz_set_cookie(resp, name, value, ttl) != 0)
-		log_msg(LOG_WARN, "msg=\"could not set the consent cookie\"");
-}
-
-static void
-consent_approve_local(struct app *app, struct http_req *req, struct http_resp *resp,
-		      const struct authz_txn *t)
-{
+	struct oauth_consent rec;
 	int rc;
 
-	if (!consent_same_user(app, req, t)) {
-		http_error_html(resp, 403, "Signed in as someone else",
-				"This request was started by a different user.");
-		return;
-	}
-	rc = oauth_consent_record(app, t->user, t->client_id, t->redirect_uri, t->scope);
+	rc = oauth_consent_record(app, t->user, t->client_id, t->redirect_uri, t->scope, &rec);
 	if (rc != STORE_OK) {
 		authz_redirect_error(app, resp, 303, t,
 				     rc == STORE_BUSY ? "temporarily_unavailable" : "server_error",
@@ -159,7 +160,51 @@ consent_approve_local(struct app *app, struct http_req *req, struct http_resp *r
 		return;
 	}
 	if (authz_redirect_code(app, resp, 303, t, t->user, t->name) == 0)
-		consent_remember(app, resp, t);
+		authz_remember_consent(app, resp, t, rec.id);
+}
+
+/* oidc, before login: the login begins; the consent is recorded and the
+ * cookie set by the callback, once the login succeeded and the user is
+ * known (a failed login remembers nothing). */
+static int
+consent_approve_login(struct app *app, struct http_req *req, struct http_resp *resp,
+		      const char *id)
+{
+	struct authz_txn t;
+	int rc = authz_txn_get(app, id, &t);
+
+	if (rc == STORE_OK && (t.up_state[0] != '\0' || t.user[0] != '\0'))
+		rc = STORE_NOTFOUND; /* Approve sent twice */
+	if (rc == STORE_OK)
+		authz_start_login(app, req, resp, 303, &t);
+	authz_txn_wipe(&t);
+	return rc;
+}
+
+/* Deny, or Approve with the user known: check the caller, then end the
+ * transaction (once) and answer. */
+static int
+consent_finish(struct app *app, struct http_req *req, struct http_resp *resp, const char *id,
+	       int approve)
+{
+	struct authz_txn t;
+	int rc = authz_txn_get(app, id, &t);
+
+	/* The check comes before the take, so another user cannot use up
+	 * (and so deny) someone else's request. */
+	if (rc == STORE_OK && !consent_caller_ok(app, req, &t)) {
+		consent_wrong_user(resp);
+		authz_txn_wipe(&t);
+		return STORE_OK;
+	}
+	if (rc == STORE_OK)
+		rc = authz_txn_take(app, id, &t);
+	if (rc == STORE_OK && !approve)
+		authz_redirect_error(app, resp, 303, &t, "access_denied", "the user denied access");
+	else if (rc == STORE_OK)
+		consent_approve_user(app, resp, &t);
+	authz_txn_wipe(&t);
+	return rc;
 }
 
 static void
@@ -167,7 +212,6 @@ consent_answer(struct app *app, struct http_req *req, struct http_resp *resp, co
 	       const char *action)
 {
 	int approve = strcmp(action, "approve") == 0;
-	int remote = app->cfg.identity == CONFIG_IDENTITY_REMOTE_USER;
 	struct authz_txn t;
 	int rc;
 
@@ -175,27 +219,20 @@ consent_answer(struct app *app, struct http_req *req, struct http_resp *resp, co
 		http_error_html(resp, 400, "Invalid request", "Choose Approve or Deny.");
 		return;
 	}
-	/* Approve in oidc mode keeps the transaction for the callback (the
-	 * login is added to it once); every other answer ends it here, once. */
-	if (approve && !remote) {
-		rc = authz_txn_get(app, id, &t);
-		if (rc == STORE_OK && t.up_state[0] != '\0')
-			rc = STORE_NOTFOUND; /* Approve sent twice */
-		if (rc == STORE_OK && authz_start_login(app, resp, 303, &t) == 0)
-			consent_remember(app, resp, &t);
-	} else {
-		rc = authz_txn_take(app, id, &t);
-		if (rc == STORE_OK && !approve)
-			authz_redirect_error(app, resp, 303, &t, "access_denied",
-					     "the user denied access");
-		else if (rc == STORE_OK)
-			consent_approve_local(app, req, resp, &t);
-	}
+	/* Approve in oidc mode before login keeps the transaction for the
+	 * callback (the login is added to it once); every other answer ends
+	 * it here, once. */
+	rc = authz_txn_get(app, id, &t);
+	if (rc == STORE_OK && approve && app->cfg.identity != CONFIG_IDENTITY_REMOTE_USER &&
+	    t.user[0] == '\0')
+		rc = consent_approve_login(app, req, resp, id);
+	else if (rc == STORE_OK)
+		rc = consent_finish(app, req, resp, id, approve);
+	authz_txn_wipe(&t);
 	if (rc == STORE_BUSY || rc == STORE_ERROR)
 		http_error_store(resp, rc, 1);
 	else if (rc != STORE_OK)
 		consent_gone(resp);
-	authz_txn_wipe(&t);
 }
 
 static void

@@ -16,7 +16,6 @@
 
 #define AUTHZ_FORMAT 1
 #define AUTHZ_RECORD_MAX 8192 /* a record holds a few bounded strings */
-#define AUTHZ_COOKIE_SUFFIX_BYTES 9 /* 12 base64url characters */
 
 /* ---- JSON records ---- */
 
@@ -42,6 +41,7 @@ static const struct authz_strfield authz_fields[] = {
 	AUTHZ_F("up_verifier", up_verifier),
 	AUTHZ_F("login_cookie", login_cookie),
 	AUTHZ_F("login_hash", login_hash),
+	AUTHZ_F("consent_id", consent_id),
 };
 
 #define AUTHZ_NFIELDS (sizeof(authz_fields) / sizeof(authz_fields[0]))
@@ -327,10 +327,17 @@ authz_op_begin(struct store_txn *tx, void *arg)
 		snprintf(cur.up_state, sizeof(cur.up_state), "%s", op->login->state);
 		snprintf(cur.up_nonce, sizeof(cur.up_nonce), "%s", op->login->nonce);
 		snprintf(cur.up_verifier, sizeof(cur.up_verifier), "%s", op->login->verifier);
+		/* No rollback in GDBM: the state index goes first (alone it leads
+		 * to a transaction whose up_state does not match, i.e. nowhere);
+		 * the transaction, which makes the login real, goes last, and if
+		 * it cannot be written the index is taken back. */
 		rc = store_txn_put(tx, STORE_STATE, cur.up_state, strlen(cur.up_state), cur.id,
 				   strlen(cur.id), cur.exp, STORE_PUT_INSERT);
-		if (rc == STORE_OK)
+		if (rc == STORE_OK) {
 			rc = authz_write(tx, &cur, STORE_PUT_REPLACE);
+			if (rc != STORE_OK)
+				store_txn_del(tx, STORE_STATE, cur.up_state, strlen(cur.up_state));
+		}
 		if (rc == STORE_OK)
 			*op->t = cur;
 	}
@@ -338,28 +345,34 @@ authz_op_begin(struct store_txn *tx, void *arg)
 	return rc;
 }
 
-/* A fresh browser binding: random cookie value, its hash and a cookie name
- * of its own, so two logins in one browser do not overwrite each other. */
+/* 1 when v is what authz_binding_new makes: 43 base64url characters. */
 static int
-authz_binding_new(struct authz_txn *t, char *value, size_t vsz)
+authz_binding_value_ok(const char *v)
 {
-	char suffix[CRYPTO_B64URL_LEN(AUTHZ_COOKIE_SUFFIX_BYTES)];
-	unsigned char h[CRYPTO_SHA256_LEN];
-	int n;
+	return v != NULL && strlen(v) == AUTHZ_ID_LEN && authz_id_ok(v);
+}
 
-	if (crypto_random_token(value, vsz, 32) != 0 ||
-	    crypto_random_token(suffix, sizeof(suffix), AUTHZ_COOKIE_SUFFIX_BYTES) != 0 ||
-	    crypto_sha256(value, strlen(value), h) != 0 ||
+/* The browser binding: the browser's login cookie value (have, when it is
+ * well-formed; else a new random one) and its hash. */
+static int
+authz_binding_new(struct authz_txn *t, const char *have, char *value, size_t vsz)
+{
+	unsigned char h[CRYPTO_SHA256_LEN];
+
+	if (authz_binding_value_ok(have) && vsz > AUTHZ_ID_LEN)
+		memcpy(value, have, AUTHZ_ID_LEN + 1);
+	else if (crypto_random_token(value, vsz, 32) != 0)
+		return -1;
+	if (crypto_sha256(value, strlen(value), h) != 0 ||
 	    crypto_b64url_encode(h, sizeof(h), t->login_hash, sizeof(t->login_hash)) < 0)
 		return -1;
-	n = snprintf(t->login_cookie, sizeof(t->login_cookie), "%s%s", AUTHZ_LOGIN_COOKIE_PREFIX,
-		     suffix);
-	return n < 0 || (size_t)n >= sizeof(t->login_cookie) ? -1 : 0;
+	snprintf(t->login_cookie, sizeof(t->login_cookie), "%s", AUTHZ_LOGIN_COOKIE);
+	return 0;
 }
 
 int
 authz_txn_begin_login(struct app *app, const char *id, const struct upstream_login *login,
-		      struct authz_txn *out, char *cookie_value, size_t cvsz)
+		      const char *have, struct authz_txn *out, char *cookie_value, size_t cvsz)
 {
 	struct authz_op op = {.id = id, .t = out, .login = login};
 	int rc;
@@ -367,7 +380,7 @@ authz_txn_begin_login(struct app *app, const char *id, const struct upstream_log
 	memset(out, 0, sizeof(*out));
 	if (!authz_id_ok(id) || login->state[0] == '\0')
 		return STORE_NOTFOUND;
-	if (authz_binding_new(out, cookie_value, cvsz) != 0)
+	if (authz_binding_new(out, have, cookie_value, cvsz) != 0)
 		return STORE_ERROR;
 	rc = store_txn(app->store, 1, authz_op_begin, &op);
 	if (rc != STORE_OK) {
@@ -377,8 +390,24 @@ authz_txn_begin_login(struct app *app, const char *id, const struct upstream_log
 	return rc;
 }
 
+int
+authz_login_cookie_get(const struct http_req *req, char *out, size_t outsz)
+{
+	if (outsz > 0)
+		out[0] = '\0';
+	for (size_t i = 0; i < CONSENT_SAME_NAME_MAX; i++)
+		if (!consent_cookie_find(req, AUTHZ_LOGIN_COOKIE, i, out, outsz))
+			break;
+		else if (authz_binding_value_ok(out))
+			return 1;
+	if (outsz > 0)
+		out[0] = '\0';
+	return 0;
+}
+
 struct authz_state_op {
 	const char *up_state;
+	const char *cookie;
 	struct authz_txn *t;
 };
 
@@ -400,22 +429,28 @@ authz_op_take_state(struct store_txn *tx, void *arg)
 	memcpy(id, v.data, AUTHZ_ID_LEN);
 	id[AUTHZ_ID_LEN] = '\0';
 	store_val_free(&v);
-	/* The index goes whatever follows: a state is used once. */
-	if ((rc = store_txn_del(tx, STORE_STATE, op->up_state, strlen(op->up_state))) != STORE_OK)
-		return rc;
 	rc = authz_read(tx, id, op->t);
 	if (rc == STORE_OK && !crypto_ct_eq(op->t->up_state, strlen(op->t->up_state), op->up_state,
 					    strlen(op->up_state)))
 		rc = STORE_NOTFOUND;
+	/* Checked before anything is deleted: a callback URL seen by someone
+	 * else (logs, history, a shoulder) must not end the real user's login. */
+	if (rc == STORE_OK && !authz_login_cookie_ok(op->t, op->cookie))
+		return AUTHZ_WRONG_BROWSER;
+	if (rc != STORE_OK)
+		return rc;
+	/* A state is used once: the index and the transaction go together. */
+	rc = store_txn_del(tx, STORE_STATE, op->up_state, strlen(op->up_state));
 	if (rc == STORE_OK)
 		rc = store_txn_del(tx, STORE_TXN, id, strlen(id));
 	return rc;
 }
 
 int
-authz_txn_take_by_state(struct app *app, const char *up_state, struct authz_txn *out)
+authz_txn_take_by_state(struct app *app, const char *up_state, const char *cookie_value,
+			struct authz_txn *out)
 {
-	struct authz_state_op op = {.up_state = up_state, .t = out};
+	struct authz_state_op op = {.up_state = up_state, .cookie = cookie_value, .t = out};
 	size_t n = up_state != NULL ? strnlen(up_state, sizeof(out->up_state)) : 0;
 	int rc;
 
@@ -566,22 +601,24 @@ authz_redirect_code(struct app *app, struct http_resp *resp, int status,
 }
 
 int
-authz_start_login(struct app *app, struct http_resp *resp, int status,
-		  const struct authz_txn *t)
+authz_start_login(struct app *app, const struct http_req *req, struct http_resp *resp,
+		  int status, const struct authz_txn *t)
 {
 	struct upstream_login login;
 	struct authz_txn cur;
-	char value[CRYPTO_B64URL_LEN(32)];
+	char value[CRYPTO_B64URL_LEN(32)], have[CRYPTO_B64URL_LEN(32)];
 	int rc, ret = -1;
 
 	memset(&login, 0, sizeof(login));
+	memset(&cur, 0, sizeof(cur));
 	rc = upstream_begin(app, &login);
 	if (rc != UPSTREAM_OK) {
 		authz_redirect_error_logged(app, resp, status, t, upstream_oauth_error(rc),
 					    "the identity provider is not available");
 		goto out;
 	}
-	rc = authz_txn_begin_login(app, t->id, &login, &cur, value, sizeof(value));
+	authz_login_cookie_get(req, have, sizeof(have));
+	rc = authz_txn_begin_login(app, t->id, &login, have, &cur, value, sizeof(value));
 	if (rc == STORE_OK && strlen(login.url) + 12 < HTTP_HEADER_LEN) {
 		resp->status = status;
 		http_resp_header(resp, "Location", "%s", login.url);
@@ -604,6 +641,7 @@ authz_start_login(struct app *app, struct http_resp *resp, int status,
 	}
 	authz_txn_wipe(&cur);
 	crypto_wipe(value, sizeof(value));
+	crypto_wipe(have, sizeof(have));
 out:
 	crypto_wipe(&login, sizeof(login));
 	return ret;
@@ -618,6 +656,27 @@ authz_set_cookie(struct http_resp *resp, const char *name, const char *value, lo
 	return http_resp_header(resp, "Set-Cookie",
 				"%s=%s; Max-Age=%ld; Path=/; Secure; HttpOnly; SameSite=Lax", name,
 				max_age > 0 ? value : "", max_age > 0 ? max_age : 0L);
+}
+
+/* Remember the approval of record id in this browser (consent_ttl 0:
+ * never).  The cookie names the user where /oauth/authorize knows it
+ * (remote-user); for oidc it is this browser's approval, and the record of
+ * whoever signs in is checked by the callback. */
+void
+authz_remember_consent(struct app *app, struct http_resp *resp, const struct authz_txn *t,
+		       const char *id)
+{
+	char name[CONSENT_COOKIE_NAME_MAX], value[CONSENT_COOKIE_VALUE_MAX];
+	const char *user = app->cfg.identity == CONFIG_IDENTITY_REMOTE_USER ? t->user : "";
+	long ttl = app->cfg.consent_ttl;
+
+	if (ttl <= 0 || id == NULL || *id == '\0')
+		return;
+	if (consent_cookie_name(t->client_id, t->redirect_uri, name, sizeof(name)) != 0 ||
+	    consent_cookie_value(&app->keys, t->client_id, t->redirect_uri, user, t->scope,
+				 time(NULL) + ttl, id, value, sizeof(value)) != 0 ||
+	    authz_set_cookie(resp, name, value, ttl) != 0)
+		log_msg(LOG_WARN, "msg=\"could not set the consent cookie\"");
 }
 
 int

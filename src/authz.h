@@ -32,6 +32,7 @@
 
 #include "app.h"
 #include "buf.h"
+#include "consent.h"
 #include "http.h"
 #include "oauth.h"
 #include "token.h"
@@ -40,8 +41,14 @@
 #define AUTHZ_TTL 600       /* seconds: consent plus upstream login (MCP: state <= 10 min) */
 #define AUTHZ_ID_LEN 43     /* base64url of 32 random bytes */
 #define AUTHZ_STATE_MAX 512 /* longest client state we carry back */
-#define AUTHZ_LOGIN_COOKIE_PREFIX "__Host-mcpgate-login-"
+/* One login-binding cookie per browser, its value reused by every login
+ * that browser starts while it lives: a cookie per login would pile up
+ * past the HTTP_FIELDS_MAX cookies a request is parsed for. */
+#define AUTHZ_LOGIN_COOKIE "__Host-mcpgate-login"
 #define AUTHZ_COOKIE_NAME_MAX 64
+/* authz_txn_take_by_state: the state is good but this browser did not
+ * start that login (nothing was deleted).  Distinct from every STORE_*. */
+#define AUTHZ_WRONG_BROWSER 100
 
 struct authz_txn {
 	char id[AUTHZ_ID_LEN + 1];
@@ -60,6 +67,12 @@ struct authz_txn {
 	char up_verifier[sizeof(((struct upstream_login *)0)->verifier)];
 	char login_cookie[AUTHZ_COOKIE_NAME_MAX]; /* full cookie name */
 	char login_hash[CRYPTO_B64URL_LEN(CRYPTO_SHA256_LEN)]; /* b64url SHA-256 of its value */
+	/* identity = oidc: the consent record id of the cookie that skipped
+	 * the consent page; "" when the user approved on the page.  The
+	 * callback needs that user's record to carry this id before a skip
+	 * counts (the cookie is from before login: another user may have set
+	 * it in this browser). */
+	char consent_id[CONSENT_ID_MAX];
 };
 
 /* ---- records ---- */
@@ -81,17 +94,25 @@ int authz_txn_get(struct app *app, const char *id, struct authz_txn *out);
 /* Read and delete (with its state index) in one store transaction: exactly
  * one caller gets STORE_OK for an id. */
 int authz_txn_take(struct app *app, const char *id, struct authz_txn *out);
-/* After consent (identity = oidc): generate the browser binding, record
+/* After consent (identity = oidc): bind the login to this browser, record
  * login's secrets in transaction id and add the state index, atomically and
- * only once (STORE_EXISTS if a login already began).  out receives the
- * updated transaction; cookie_value (>= CRYPTO_B64URL_LEN(32)) the value for
- * the cookie named out->login_cookie. */
+ * only once (STORE_EXISTS if a login already began).  The binding is the
+ * browser's login cookie: have (the value of its AUTHZ_LOGIN_COOKIE, NULL
+ * or "" when none) is reused when well-formed, so parallel logins in one
+ * browser share one cookie; otherwise a new random value is made.  out
+ * receives the updated transaction; cookie_value (>= CRYPTO_B64URL_LEN(32))
+ * the value to (re)set for the cookie named out->login_cookie. */
 int authz_txn_begin_login(struct app *app, const char *id, const struct upstream_login *login,
-			  struct authz_txn *out, char *cookie_value, size_t cvsz);
-/* Callback: find the transaction by upstream state and delete it and the
- * index in one store transaction (single use).  STORE_NOTFOUND when the
- * state is unknown, expired or already used. */
-int authz_txn_take_by_state(struct app *app, const char *up_state, struct authz_txn *out);
+			  const char *have, struct authz_txn *out, char *cookie_value,
+			  size_t cvsz);
+/* Callback: find the transaction by upstream state, check that
+ * cookie_value is its browser binding, and only then delete it and the
+ * index, all in one store transaction (single use).  STORE_NOTFOUND when
+ * the state is unknown, expired or already used; AUTHZ_WRONG_BROWSER
+ * (nothing deleted: someone who merely saw the state cannot burn the
+ * login) when the cookie is missing or wrong; STORE_BUSY, STORE_ERROR. */
+int authz_txn_take_by_state(struct app *app, const char *up_state, const char *cookie_value,
+			    struct authz_txn *out);
 /* 1 when cookie_value is the browser binding of t (constant time). */
 int authz_login_cookie_ok(const struct authz_txn *t, const char *cookie_value);
 
@@ -124,11 +145,21 @@ int authz_redirect_code(struct app *app, struct http_resp *resp, int status,
  * transaction t->id, set the binding cookie and redirect to the provider: 0.
  * Errors become error redirects to the client (or an HTML page when the
  * transaction is gone or its login already began): -1. */
-int authz_start_login(struct app *app, struct http_resp *resp, int status,
-		       const struct authz_txn *t);
+int authz_start_login(struct app *app, const struct http_req *req, struct http_resp *resp,
+		      int status, const struct authz_txn *t);
+/* The value of req's login cookie into out (>= CRYPTO_B64URL_LEN(32)):
+ * 1, or 0 when there is none (out = ""). */
+int authz_login_cookie_get(const struct http_req *req, char *out, size_t outsz);
 /* Add "Set-Cookie: name=value; Max-Age=..; Path=/; Secure; HttpOnly;
  * SameSite=Lax" (max_age 0 deletes the cookie).  0 or -1. */
 int authz_set_cookie(struct http_resp *resp, const char *name, const char *value, long max_age);
+
+/* Remember in this browser that the user approved t (its client,
+ * redirect URI and scope) as consent record id: the signed consent cookie
+ * of consent.h, for consent_ttl.  Nothing when consent_ttl is 0 or id is
+ * "".  A failure is logged, not fatal: the page is simply shown again. */
+void authz_remember_consent(struct app *app, struct http_resp *resp, const struct authz_txn *t,
+			    const char *id);
 
 /* The user id for a REMOTE_USER value: "local:<name>" into out; -1 when
  * remote_user is empty, too long or holds control characters. */

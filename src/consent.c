@@ -226,16 +226,31 @@ out:
 	return rc;
 }
 
+/* 1 when id looks like a consent record id (base64url, bounded). */
+static int
+consent_id_ok(const char *id, size_t n)
+{
+	if (n == 0 || n >= CONSENT_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= 'a' && id[i] <= 'z') ||
+		      (id[i] >= '0' && id[i] <= '9') || id[i] == '-' || id[i] == '_'))
+			return 0;
+	return 1;
+}
+
 /* The signed message for a cookie. */
 static int
 consent_cookie_msg(const char *client_id, const char *redirect_uri, const char *user,
-		   unsigned scope, long long exp, struct buf *m)
+		   unsigned scope, long long exp, const char *id, struct buf *m)
 {
 	char key[CONSENT_KEY_MAX];
 
 	if (consent_redirect_key(redirect_uri, key, sizeof(key)) != 0)
 		return -1;
-	buf_puts(m, "mcpgate-consent-v1");
+	/* v2: the consent record's id is signed too, so deleting the record
+	 * (revocation) retires every cookie that named it. */
+	buf_puts(m, "mcpgate-consent-v2");
 	buf_append(m, "", 1);
 	buf_puts(m, client_id);
 	buf_append(m, "", 1);
@@ -246,22 +261,26 @@ consent_cookie_msg(const char *client_id, const char *redirect_uri, const char *
 	buf_printf(m, "%u", scope);
 	buf_append(m, "", 1);
 	buf_printf(m, "%lld", exp);
+	buf_append(m, "", 1);
+	buf_puts(m, id);
 	return m->overflow ? -1 : 0;
 }
 
 int
 consent_cookie_value(const struct crypto_keyring *ring, const char *client_id,
 		     const char *redirect_uri, const char *user, unsigned scope, time_t exp,
-		     char *out, size_t outsz)
+		     const char *id, char *out, size_t outsz)
 {
 	char mac[CONSENT_CSRF_LEN + 1];
 	struct buf m;
 	int rc = -1, w;
 
+	if (id == NULL || !consent_id_ok(id, strlen(id)))
+		return -1;
 	buf_init(&m, 4096);
-	if (consent_cookie_msg(client_id, redirect_uri, user, scope, (long long)exp, &m) == 0 &&
+	if (consent_cookie_msg(client_id, redirect_uri, user, scope, (long long)exp, id, &m) == 0 &&
 	    consent_mac(ring, 0, CONSENT_COOKIE_PURPOSE, m.data, m.len, mac, sizeof(mac)) == 0) {
-		w = snprintf(out, outsz, "%lld.%u.%s", (long long)exp, scope, mac);
+		w = snprintf(out, outsz, "%lld.%u.%s.%s", (long long)exp, scope, id, mac);
 		rc = w < 0 || (size_t)w >= outsz ? -1 : 0;
 	}
 	buf_free(&m);
@@ -284,20 +303,35 @@ consent_number(const char **p, unsigned long long max, unsigned long long *v)
 	return 0;
 }
 
+/* Parse "<id>." at *p into id; advances *p. */
+static int
+consent_id_field(const char **p, char id[CONSENT_ID_MAX])
+{
+	size_t n = strcspn(*p, ".");
+
+	if ((*p)[n] != '.' || !consent_id_ok(*p, n))
+		return -1;
+	memcpy(id, *p, n);
+	id[n] = '\0';
+	*p += n + 1;
+	return 0;
+}
+
 int
 consent_cookie_ok(const struct crypto_keyring *ring, const char *client_id,
 		  const char *redirect_uri, const char *user, unsigned want, const char *value,
-		  time_t now, long max_ttl)
+		  time_t now, long max_ttl, char *id_out, size_t idsz)
 {
 	unsigned long long exp, scope;
-	char mac[CONSENT_CSRF_LEN + 1];
+	char mac[CONSENT_CSRF_LEN + 1], id[CONSENT_ID_MAX];
 	const char *p = value;
 	struct buf m;
 	int good = 0;
 
 	if (ring == NULL || value == NULL || strlen(value) >= CONSENT_COOKIE_VALUE_MAX ||
 	    consent_number(&p, (unsigned long long)INT64_MAX, &exp) != 0 ||
-	    consent_number(&p, 0xffffffffULL, &scope) != 0 || strlen(p) != CONSENT_CSRF_LEN)
+	    consent_number(&p, 0xffffffffULL, &scope) != 0 || consent_id_field(&p, id) != 0 ||
+	    strlen(p) != CONSENT_CSRF_LEN)
 		return 0;
 	/* Expired, granted for less than is asked now, or older than the
 	 * configured lifetime allows: ask again. */
@@ -305,34 +339,75 @@ consent_cookie_ok(const struct crypto_keyring *ring, const char *client_id,
 	    (want & ~(unsigned)scope) != 0)
 		return 0;
 	buf_init(&m, 4096);
-	if (consent_cookie_msg(client_id, redirect_uri, user, (unsigned)scope, (long long)exp,
+	if (consent_cookie_msg(client_id, redirect_uri, user, (unsigned)scope, (long long)exp, id,
 			       &m) == 0)
 		for (size_t i = 0; i < ring->nkeys && !good; i++)
 			if (consent_mac(ring, i, CONSENT_COOKIE_PURPOSE, m.data, m.len, mac,
 					sizeof(mac)) == 0)
 				good = crypto_ct_eq(mac, CONSENT_CSRF_LEN, p, CONSENT_CSRF_LEN);
 	buf_free(&m);
+	if (good && id_out != NULL) {
+		if (strlen(id) >= idsz)
+			return 0;
+		memcpy(id_out, id, strlen(id) + 1);
+	}
 	return good;
+}
+
+int
+consent_cookie_find(const struct http_req *req, const char *name, size_t nth, char *out,
+		    size_t outsz)
+{
+	const char *s = http_header(req, "Cookie");
+	size_t nl = name != NULL ? strlen(name) : 0, seen = 0;
+
+	/* Read the header itself rather than http_cookies_parse: that stops at
+	 * HTTP_FIELDS_MAX cookies, and a browser with many remembered
+	 * approvals must still find the one cookie asked for.  Each step
+	 * moves past one ';', so the loop is bounded by the header length. */
+	while (s != NULL && *s != '\0' && nl > 0) {
+		size_t n = strcspn(s, ";"), b = 0, e;
+
+		while (b < n && (s[b] == ' ' || s[b] == '\t'))
+			b++;
+		e = n;
+		while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
+			e--;
+		if (e - b > nl && memcmp(s + b, name, nl) == 0 && s[b + nl] == '=' &&
+		    seen++ == nth) {
+			size_t vl = e - b - nl - 1;
+
+			if (vl >= outsz || memchr(s + b + nl + 1, '\0', vl) != NULL)
+				return 0;
+			memcpy(out, s + b + nl + 1, vl);
+			out[vl] = '\0';
+			return 1;
+		}
+		s += n;
+		if (*s == ';')
+			s++;
+	}
+	return 0;
 }
 
 int
 consent_remembered(const struct crypto_keyring *ring, const struct http_req *req,
 		   const char *client_id, const char *redirect_uri, const char *user,
-		   unsigned want, time_t now, long max_ttl)
+		   unsigned want, time_t now, long max_ttl, char *id_out, size_t idsz)
 {
-	char name[CONSENT_COOKIE_NAME_MAX];
-	struct http_form cookies;
+	char name[CONSENT_COOKIE_NAME_MAX], value[CONSENT_COOKIE_VALUE_MAX];
 	int found = 0;
 
 	if (max_ttl <= 0 || consent_cookie_name(client_id, redirect_uri, name, sizeof(name)) != 0)
 		return 0;
-	/* Too many cookies still leaves the first ones to look at. */
-	http_cookies_parse(req, &cookies);
-	for (size_t i = 0; i < cookies.n && !found; i++)
-		if (strcmp(cookies.kv[i].name, name) == 0)
-			found = consent_cookie_ok(ring, client_id, redirect_uri, user, want,
-						  cookies.kv[i].value, now, max_ttl);
-	http_form_free(&cookies);
+	/* A few cookies of one name can arrive (RFC 6265 §5.4 does not
+	 * forbid it); any one valid approval counts. */
+	for (size_t i = 0; i < CONSENT_SAME_NAME_MAX && !found; i++) {
+		if (!consent_cookie_find(req, name, i, value, sizeof(value)))
+			break;
+		found = consent_cookie_ok(ring, client_id, redirect_uri, user, want, value, now,
+					  max_ttl, id_out, idsz);
+	}
 	return found;
 }
 

@@ -13,8 +13,11 @@
  *               bound to the authorization transaction and the same on every
  *               reload (nothing to store, nothing to rotate).
  *   cookie      __Host-mcpgate-consent-<hash of client_id + redirect key> =
- *               <exp>.<scope>.<base64url HMAC(k_cookie, "mcpgate-consent-v1"
- *               NUL client_id NUL redirect key NUL user NUL scope NUL exp)>
+ *               <exp>.<scope>.<id>.<base64url HMAC(k_cookie, "mcpgate-consent-v2"
+ *               NUL client_id NUL redirect key NUL user NUL scope NUL exp NUL id)>
+ *               where id names the server-side consent record (oauth.h)
+ *               the cookie was issued for: once that record is revoked, the
+ *               cookie no longer counts anywhere the user is known.
  *               The redirect key is the redirect URI, without the port for an
  *               http loopback URI (RFC 8252 §7.3: native apps get a new port
  *               each run, and any port is accepted for them).
@@ -36,7 +39,9 @@
 #define CONSENT_CSRF_LEN 43 /* base64url of an HMAC-SHA-256 */
 #define CONSENT_COOKIE_PREFIX "__Host-mcpgate-consent-"
 #define CONSENT_COOKIE_NAME_MAX 64
-#define CONSENT_COOKIE_VALUE_MAX 96
+#define CONSENT_COOKIE_VALUE_MAX 128
+#define CONSENT_ID_MAX 32       /* longest record id a cookie carries, + NUL */
+#define CONSENT_SAME_NAME_MAX 8 /* cookies of one name looked at */
 
 /* ---- CSRF ---- */
 
@@ -57,20 +62,28 @@ int consent_redirect_key(const char *redirect_uri, char *out, size_t outsz);
  * (>= CONSENT_COOKIE_NAME_MAX). 0 or -1. */
 int consent_cookie_name(const char *client_id, const char *redirect_uri, char *out, size_t outsz);
 /* The cookie's value approving scope for user ("" when not known yet)
- * until exp, into out (>= CONSENT_COOKIE_VALUE_MAX). 0 or -1. */
+ * until exp, naming consent record id, into out (>= CONSENT_COOKIE_VALUE_MAX).
+ * 0 or -1 (also for an id that is empty, too long or not base64url). */
 int consent_cookie_value(const struct crypto_keyring *ring, const char *client_id,
 			 const char *redirect_uri, const char *user, unsigned scope, time_t exp,
-			 char *out, size_t outsz);
+			 const char *id, char *out, size_t outsz);
 /* 1 when value is a valid, unexpired approval for client_id + redirect_uri
  * and user that covers every bit of want; an expiry later than now +
- * max_ttl (the lifetime was lowered since) does not count.  0 otherwise. */
+ * max_ttl (the lifetime was lowered since) does not count.  The record id
+ * it names goes to id_out (may be NULL; >= CONSENT_ID_MAX).  0 otherwise. */
 int consent_cookie_ok(const struct crypto_keyring *ring, const char *client_id,
 		      const char *redirect_uri, const char *user, unsigned want, const char *value,
-		      time_t now, long max_ttl);
-/* 1 when one of req's cookies approves as consent_cookie_ok says. */
+		      time_t now, long max_ttl, char *id_out, size_t idsz);
+/* 1 when one of req's cookies approves as consent_cookie_ok says (the
+ * record id into id_out as there).  However many cookies the request has. */
 int consent_remembered(const struct crypto_keyring *ring, const struct http_req *req,
 		       const char *client_id, const char *redirect_uri, const char *user,
-		       unsigned want, time_t now, long max_ttl);
+		       unsigned want, time_t now, long max_ttl, char *id_out, size_t idsz);
+/* The value of the nth (from 0) cookie called name in req's Cookie header
+ * into out: 1, or 0 when there is none or it does not fit.  Reads the raw
+ * header, so it is not limited to the first HTTP_FIELDS_MAX cookies. */
+int consent_cookie_find(const struct http_req *req, const char *name, size_t nth, char *out,
+			size_t outsz);
 
 /* ---- the page ---- */
 

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "config.h"
 
 #define FETCH_HEADERS_MAX (32 * 1024) /* response header bytes we accept */
 #define FETCH_CRED_MAX 1024           /* Basic user or password */
@@ -255,13 +256,6 @@ fetch_authority_ok(const char *url)
 	return n > 0 && memchr(a, '@', n) == NULL;
 }
 
-static int
-fetch_host_is_loopback(const struct fetch_url *u)
-{
-	if (u->host_is_ip)
-		return fetch_addr_classify_str(u->host) == FETCH_ADDR_LOOPBACK;
-	return strcasecmp(u->host, "localhost") == 0;
-}
 
 static int
 fetch_curlu_host(CURLU *h, struct fetch_url *out)
@@ -324,7 +318,7 @@ fetch_url_parse(CURLU *h, const char *url, int insecure_loopback, struct fetch_u
 	if (fetch_curlu_host(h, out) != FETCH_OK)
 		return FETCH_EURL;
 	/* Plain http is for tests against a local server, nothing else. */
-	if (!out->https && !(insecure_loopback && fetch_host_is_loopback(out)))
+	if (!out->https && !(insecure_loopback && config_host_is_loopback(out->host)))
 		return FETCH_EURL;
 	return FETCH_OK;
 }
@@ -699,7 +693,7 @@ fetch_ctx_init(struct fetch_ctx *ctx, const struct fetch_opts *o)
 	memset(ctx, 0, sizeof(*ctx));
 	buf_init(&ctx->body, o->max_bytes == 0 ? FETCH_MAX_BYTES_DEFAULT : o->max_bytes);
 	ctx->max_age = -1;
-	ctx->allow = o->allow | (o->insecure_loopback ? FETCH_ALLOW_LOOPBACK : 0);
+	ctx->allow = o->allow;
 }
 
 /* Everything before the transfer: URL policy, resolution and address
@@ -714,6 +708,11 @@ fetch_prepare(const char *url, const struct fetch_opts *o, int post, CURLU *u,
 	if ((rc = fetch_url_parse(u, url, o->insecure_loopback, fu)) != FETCH_OK)
 		return rc;
 	ctx->loopback_only = !fu->https;
+	/* insecure_loopback is for plain http to a local test server and
+	 * opens loopback addresses for that only: an https URL that resolves
+	 * to loopback still needs FETCH_ALLOW_LOOPBACK in o->allow. */
+	if (ctx->loopback_only && o->insecure_loopback)
+		ctx->allow |= FETCH_ALLOW_LOOPBACK;
 	if ((rc = fetch_resolve(ctx, fu)) != FETCH_OK)
 		return rc;
 	if (!fu->host_is_ip && (*pin = fetch_resolve_list(ctx, fu)) == NULL)

@@ -265,6 +265,18 @@ jose_json_valid(const char *s, size_t n)
 	return sc.i == n;
 }
 
+/* 1 when s[end..len) is empty or JSON whitespace only. */
+static int
+jose_json_rest_blank(const char *s, size_t end, size_t len)
+{
+	if (end > len)
+		return 0;
+	for (size_t i = end; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
 int
 jose_json_parse(const char *s, size_t len, struct json_object **out)
 {
@@ -281,7 +293,12 @@ jose_json_parse(const char *s, size_t len, struct json_object **out)
 		return JOSE_ERROR;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, s, (int)len);
+	/* The whole input must be the one JSON value (RFC 8259 §2: whitespace
+	 * around it is allowed): bytes after it would let two parsers see two
+	 * documents.  The scanner above checks this too; json-c's own end is
+	 * checked as well so the two can never disagree silently. */
 	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+	    jose_json_rest_blank(s, json_tokener_get_parse_end(tok), len) &&
 	    json_object_is_type(o, json_type_object)) {
 		*out = o;
 		o = NULL;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "consent.h"
 #include "fetch.h"
 #include "log.h"
 #include "metadata.h"
@@ -179,6 +180,36 @@ oauth_resource_ok(const struct config *cfg, const char *value)
 	       oauth_canon_url(value, theirs, sizeof(theirs)) == 0 && strcmp(ours, theirs) == 0;
 }
 
+/* ---- word lists -------------------------------------------------------- */
+
+const char *
+oauth_list_next(const char *p, size_t *len)
+{
+	*len = 0;
+	if (p == NULL)
+		return NULL;
+	p += strspn(p, OAUTH_LIST_SEPS);
+	if (*p == '\0')
+		return NULL;
+	*len = strcspn(p, OAUTH_LIST_SEPS);
+	return p;
+}
+
+int
+oauth_list_has(const char *list, const char *word, int icase)
+{
+	size_t n = word != NULL ? strlen(word) : 0, len;
+
+	if (n == 0)
+		return 0;
+	/* Each step consumes at least one character: bounded by strlen(list). */
+	for (const char *p = oauth_list_next(list, &len); p != NULL;
+	     p = oauth_list_next(p + len, &len))
+		if (len == n && (icase ? strncasecmp(p, word, n) : strncmp(p, word, n)) == 0)
+			return 1;
+	return 0;
+}
+
 /* ---- redirect URIs ------------------------------------------------------- */
 
 /* The parts of a URI that the redirect rules look at (views into it). */
@@ -267,9 +298,15 @@ oauth_host_ok(const char *h, size_t n)
 static int
 oauth_host_is_loopback(const char *h, size_t n)
 {
-	/* RFC 8252 §7.3 and §8.3: the loopback literals, and localhost. */
-	return (n == 9 && memcmp(h, "127.0.0.1", 9) == 0) || (n == 5 && memcmp(h, "[::1]", 5) == 0) ||
-	       (n == 9 && strncasecmp(h, "localhost", 9) == 0);
+	char host[64];
+
+	/* RFC 8252 §7.3 and §8.3: the loopback literals, and localhost; the
+	 * one definition is the configuration's. */
+	if (n == 0 || n >= sizeof(host))
+		return 0;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	return config_host_is_loopback(host);
 }
 
 static int
@@ -837,20 +874,16 @@ out:
 static int
 oauth_cimd_host_allowed(const struct config *cfg, const char *host)
 {
-	const char *p = cfg->client_metadata_hosts;
-	size_t hl = strlen(host);
+	size_t hl = strlen(host), n;
 
-	if (*p == '\0')
+	if (oauth_list_next(cfg->client_metadata_hosts, &n) == NULL)
 		return 1;
-	while (*p != '\0') {
-		size_t n = strcspn(p, " ,\t");
-
-		if (n > 0 && ((n == hl && strncasecmp(p, host, n) == 0) ||
-			      (p[0] == '.' && hl > n && strncasecmp(host + hl - n, p, n) == 0)))
+	if (oauth_list_has(cfg->client_metadata_hosts, host, 1))
+		return 1;
+	for (const char *p = oauth_list_next(cfg->client_metadata_hosts, &n); p != NULL;
+	     p = oauth_list_next(p + n, &n))
+		if (p[0] == '.' && hl > n && strncasecmp(host + hl - n, p, n) == 0)
 			return 1;
-		p += n;
-		p += strspn(p, " ,\t");
-	}
 	return 0;
 }
 
@@ -1289,23 +1322,6 @@ out:
 	return rc;
 }
 
-/* A new grant id.  (token_grant_id_new asks crypto_random_token for 16
- * bytes into TOKEN_GRANT_ID_LEN + 1, which is less than the padded length
- * that function insists on, so it always fails; encode here instead.) */
-static int
-oauth_grant_id_new(char out[TOKEN_GRANT_ID_LEN + 1])
-{
-	unsigned char raw[16];
-	int rc = crypto_random(raw, sizeof(raw)) == 0 &&
-			 crypto_b64url_encode(raw, sizeof(raw), out, TOKEN_GRANT_ID_LEN + 1) ==
-				 TOKEN_GRANT_ID_LEN
-		 ? 0
-		 : -1;
-
-	crypto_wipe(raw, sizeof(raw));
-	return rc;
-}
-
 /* How long grants from one authorization can live; the used-code record
  * is kept that long so a late replay still finds what to revoke. */
 static long
@@ -1329,7 +1345,7 @@ oauth_code_take(struct app *app, const char *code, struct oauth_code *out, const
 	memset(out, 0, sizeof(*out));
 	if (n != OAUTH_CODE_LEN || !valid_b64url_chars(code, n))
 		return STORE_NOTFOUND;
-	if (oauth_hash(app, code, h) != 0 || oauth_grant_id_new(r.grant) != 0)
+	if (oauth_hash(app, code, h) != 0 || token_grant_id_new(r.grant) != 0)
 		return STORE_ERROR;
 	r.tomb_exp = time(NULL) + oauth_grant_ttl(&app->cfg);
 	rc = store_update(app->store, STORE_CODE, h, OAUTH_HASH_LEN, oauth_redeem_fn, &r);
@@ -1358,30 +1374,322 @@ oauth_code_redeem(struct app *app, const char *code, struct oauth_code *out)
 
 /* ---- consents -------------------------------------------------------- */
 
-int
-oauth_consent_record(struct app *app, const char *user, const char *client_id,
-		     const char *redirect_uri, unsigned scope)
-{
-	char key[STORE_KEY_MAX], val[128];
-	size_t lu = strlen(user), lc = strlen(client_id), lr = strlen(redirect_uri);
-	time_t now = time(NULL);
-	int n;
+/*
+ * Key: user NUL SHA-256(client_id NUL redirect key), a fixed 33 bytes after
+ * the user however long the client's URIs are (a registration may carry
+ * 1023-byte redirect URIs; the store key is capped at STORE_KEY_MAX).  The
+ * redirect key drops the port of an http loopback URI (RFC 8252 §7.3), so a
+ * native app that picks a new port each run keeps one record.  The user
+ * comes first so that a user's consents are one prefix scan.
+ */
+#define OAUTH_CONSENT_KEY_MAX (TOKEN_FIELD_MAX + 1 + CRYPTO_SHA256_LEN)
+#define OAUTH_CONSENT_SCAN_MAX 256 /* records collected per pass of a revocation */
 
-	/* consent_ttl = 0: never remember a consent. */
-	if (app->cfg.consent_ttl <= 0)
-		return STORE_OK;
-	if (lu == 0 || lc == 0 || lr == 0 || lu + lc + lr + 2 > sizeof(key))
-		return STORE_ERROR;
+static int
+oauth_consent_key(const char *user, const char *client_id, const char *redirect_uri,
+		  unsigned char key[OAUTH_CONSENT_KEY_MAX], size_t *keylen,
+		  char rkey[OAUTH_URI_MAX])
+{
+	size_t lu = user != NULL ? strlen(user) : 0, lc, lr;
+	unsigned char msg[OAUTH_ID_MAX + OAUTH_URI_MAX];
+
+	if (lu == 0 || lu > TOKEN_FIELD_MAX || client_id == NULL || redirect_uri == NULL ||
+	    consent_redirect_key(redirect_uri, rkey, OAUTH_URI_MAX) != 0)
+		return -1;
+	lc = strlen(client_id);
+	lr = strlen(rkey);
+	if (lc == 0 || lr == 0 || lc >= OAUTH_ID_MAX)
+		return -1;
+	memcpy(msg, client_id, lc);
+	msg[lc] = '\0';
+	memcpy(msg + lc + 1, rkey, lr);
 	memcpy(key, user, lu);
 	key[lu] = '\0';
-	memcpy(key + lu + 1, client_id, lc);
-	key[lu + 1 + lc] = '\0';
-	memcpy(key + lu + lc + 2, redirect_uri, lr);
-	n = snprintf(val, sizeof(val), "{\"s\":%u,\"at\":%lld}", scope, (long long)now);
-	if (n < 0 || (size_t)n >= sizeof(val))
+	if (crypto_sha256(msg, lc + 1 + lr, key + lu + 1) != 0)
+		return -1;
+	*keylen = lu + 1 + CRYPTO_SHA256_LEN;
+	return 0;
+}
+
+static char *
+oauth_consent_encode(const struct oauth_consent *c, size_t *len)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	oauth_jadd_str(o, "id", c->id);
+	oauth_jadd_str(o, "c", c->client_id);
+	oauth_jadd_str(o, "r", c->redirect_key);
+	json_object_object_add(o, "s", json_object_new_int64(c->scope));
+	json_object_object_add(o, "at", json_object_new_int64(c->at));
+	return oauth_json_take(o, len);
+}
+
+static int
+oauth_consent_decode(const struct store_val *v, struct oauth_consent *out)
+{
+	json_object *o = oauth_record_parse(v);
+	int ok;
+
+	memset(out, 0, sizeof(*out));
+	ok = o != NULL && oauth_jstr(o, "id", out->id, sizeof(out->id)) > 0 &&
+	     oauth_jstr(o, "c", out->client_id, sizeof(out->client_id)) > 0 &&
+	     oauth_jstr(o, "r", out->redirect_key, sizeof(out->redirect_key)) > 0;
+	if (ok) {
+		out->scope = (unsigned)oauth_jint(o, "s");
+		out->at = (time_t)oauth_jint(o, "at");
+		out->exp = v->expires;
+	} else {
+		memset(out, 0, sizeof(*out));
+	}
+	json_object_put(o);
+	return ok ? STORE_OK : STORE_ERROR;
+}
+
+struct oauth_consent_op {
+	unsigned char key[OAUTH_CONSENT_KEY_MAX];
+	size_t keylen;
+	long ttl;
+	struct oauth_consent *c;
+};
+
+static int
+oauth_consent_get_fn(struct store_txn *tx, void *arg)
+{
+	struct oauth_consent_op *op = arg;
+	struct store_val v = {0};
+	int rc = store_txn_get(tx, STORE_CONSENT, op->key, op->keylen, &v);
+
+	if (rc == STORE_OK && oauth_consent_decode(&v, op->c) != STORE_OK) {
+		log_msg(LOG_ERROR, "msg=\"stored consent record is invalid\"");
+		rc = STORE_NOTFOUND; /* asked again, and the next approval replaces it */
+	}
+	store_val_free(&v);
+	return rc;
+}
+
+/* Find or create, in one transaction: an existing record keeps its id (the
+ * cookies that name it stay good) and gains the new scope. */
+static int
+oauth_consent_put_fn(struct store_txn *tx, void *arg)
+{
+	struct oauth_consent_op *op = arg;
+	struct oauth_consent old;
+	struct oauth_consent_op get = *op;
+	size_t len;
+	char *s;
+	int rc;
+
+	get.c = &old;
+	rc = oauth_consent_get_fn(tx, &get);
+	if (rc == STORE_BUSY || rc == STORE_ERROR)
+		return rc;
+	if (rc == STORE_OK) {
+		memcpy(op->c->id, old.id, sizeof(op->c->id));
+		op->c->scope |= old.scope;
+	} else if (crypto_random_token(op->c->id, sizeof(op->c->id), 16) != 0) {
 		return STORE_ERROR;
-	return store_put(app->store, STORE_CONSENT, key, lu + lc + lr + 2, val, (size_t)n,
-			 now + app->cfg.consent_ttl, STORE_PUT_REPLACE);
+	}
+	op->c->at = store_txn_now(tx);
+	op->c->exp = op->c->at + op->ttl;
+	if ((s = oauth_consent_encode(op->c, &len)) == NULL)
+		return STORE_ERROR;
+	rc = store_txn_put(tx, STORE_CONSENT, op->key, op->keylen, s, len, op->c->exp,
+			   STORE_PUT_REPLACE);
+	free(s);
+	return rc;
+}
+
+int
+oauth_consent_record(struct app *app, const char *user, const char *client_id,
+		     const char *redirect_uri, unsigned scope, struct oauth_consent *out)
+{
+	struct oauth_consent_op op = {.ttl = app->cfg.consent_ttl};
+	struct oauth_consent tmp;
+	int rc;
+
+	op.c = out != NULL ? out : &tmp;
+	memset(op.c, 0, sizeof(*op.c));
+	if (oauth_consent_key(user, client_id, redirect_uri, op.key, &op.keylen,
+			      op.c->redirect_key) != 0)
+		return STORE_ERROR;
+	/* consent_ttl = 0: never remember a consent (id stays ""). */
+	if (op.ttl <= 0)
+		return STORE_OK;
+	snprintf(op.c->client_id, sizeof(op.c->client_id), "%s", client_id);
+	op.c->scope = scope;
+	rc = store_txn(app->store, 1, oauth_consent_put_fn, &op);
+	if (rc != STORE_OK)
+		memset(op.c, 0, sizeof(*op.c));
+	return rc;
+}
+
+int
+oauth_consent_get(struct app *app, const char *user, const char *client_id,
+		  const char *redirect_uri, struct oauth_consent *out)
+{
+	struct oauth_consent_op op = {.c = out};
+	char rkey[OAUTH_URI_MAX];
+
+	memset(out, 0, sizeof(*out));
+	if (oauth_consent_key(user, client_id, redirect_uri, op.key, &op.keylen, rkey) != 0)
+		return STORE_NOTFOUND;
+	return store_txn(app->store, 0, oauth_consent_get_fn, &op);
+}
+
+int
+oauth_consent_covers(struct app *app, const char *user, const char *client_id,
+		     const char *redirect_uri, const char *id, unsigned want)
+{
+	struct oauth_consent c;
+	int rc;
+
+	if (id == NULL || *id == '\0')
+		return STORE_NOTFOUND;
+	rc = oauth_consent_get(app, user, client_id, redirect_uri, &c);
+	/* A cookie names the record it was issued for: a revoked record (even
+	 * one approved again since, with a new id) does not count. */
+	if (rc == STORE_OK && (!crypto_ct_eq(c.id, strlen(c.id), id, strlen(id)) ||
+			       (want & ~c.scope) != 0))
+		rc = STORE_NOTFOUND;
+	return rc;
+}
+
+/* Scan state shared by listing and revocation. */
+struct oauth_consent_scan {
+	size_t prefixlen;
+	const char *client_id;       /* NULL: every client */
+	struct oauth_consent *list;  /* listing: where to copy */
+	size_t max, n, total;
+	unsigned char (*keys)[CRYPTO_SHA256_LEN]; /* revocation: the hashes to delete */
+};
+
+static int
+oauth_consent_scan_fn(const void *key, size_t keylen, const struct store_val *val, void *arg)
+{
+	struct oauth_consent_scan *sc = arg;
+	struct oauth_consent c;
+	int good;
+
+	if (keylen != sc->prefixlen + CRYPTO_SHA256_LEN)
+		return 0;
+	good = oauth_consent_decode(val, &c) == STORE_OK;
+	/* A damaged record is not listed, but revoking everything removes it. */
+	if (!good && !(sc->keys != NULL && sc->client_id == NULL))
+		return 0;
+	if (sc->client_id != NULL && strcmp(c.client_id, sc->client_id) != 0)
+		return 0;
+	sc->total++;
+	if (sc->list != NULL && sc->n < sc->max)
+		sc->list[sc->n++] = c;
+	if (sc->keys != NULL && sc->n < sc->max)
+		memcpy(sc->keys[sc->n++], (const unsigned char *)key + sc->prefixlen,
+		       CRYPTO_SHA256_LEN);
+	/* Revocation collects a batch, deletes it, and scans again. */
+	return sc->keys != NULL && sc->n == sc->max ? 1 : 0;
+}
+
+/* The scan prefix "user NUL" into key. */
+static int
+oauth_consent_prefix(const char *user, unsigned char key[OAUTH_CONSENT_KEY_MAX], size_t *len)
+{
+	size_t lu = user != NULL ? strlen(user) : 0;
+
+	if (lu == 0 || lu > TOKEN_FIELD_MAX)
+		return -1;
+	memcpy(key, user, lu);
+	key[lu] = '\0';
+	*len = lu + 1;
+	return 0;
+}
+
+struct oauth_consent_listop {
+	unsigned char key[OAUTH_CONSENT_KEY_MAX];
+	struct oauth_consent_scan sc;
+};
+
+static int
+oauth_consent_list_fn(struct store_txn *tx, void *arg)
+{
+	struct oauth_consent_listop *op = arg;
+	int rc = store_txn_each(tx, STORE_CONSENT, op->key, op->sc.prefixlen,
+				oauth_consent_scan_fn, &op->sc);
+
+	return rc == STORE_ERROR || rc == STORE_BUSY ? rc : STORE_OK;
+}
+
+int
+oauth_consent_list(struct app *app, const char *user, struct oauth_consent *out, size_t max,
+		   size_t *n, size_t *total)
+{
+	struct oauth_consent_listop op;
+	int rc;
+
+	memset(&op, 0, sizeof(op));
+	*n = 0;
+	if (total != NULL)
+		*total = 0;
+	if (oauth_consent_prefix(user, op.key, &op.sc.prefixlen) != 0)
+		return STORE_NOTFOUND;
+	op.sc.list = out;
+	op.sc.max = max;
+	rc = store_txn(app->store, 0, oauth_consent_list_fn, &op);
+	if (rc == STORE_OK) {
+		*n = op.sc.n;
+		if (total != NULL)
+			*total = op.sc.total;
+	}
+	return rc;
+}
+
+static int
+oauth_consent_revoke_fn(struct store_txn *tx, void *arg)
+{
+	struct oauth_consent_listop *op = arg;
+	size_t removed = 0;
+	int rc, passes = 0;
+
+	/* The scan callback may not write: collect a batch, delete it, repeat.
+	 * Each full pass deletes max records, so the loop ends. */
+	do {
+		op->sc.n = 0;
+		rc = store_txn_each(tx, STORE_CONSENT, op->key, op->sc.prefixlen,
+				    oauth_consent_scan_fn, &op->sc);
+		if (rc == STORE_ERROR || rc == STORE_BUSY)
+			return rc;
+		for (size_t i = 0; i < op->sc.n; i++) {
+			memcpy(op->key + op->sc.prefixlen, op->sc.keys[i], CRYPTO_SHA256_LEN);
+			if (store_txn_del(tx, STORE_CONSENT, op->key,
+					  op->sc.prefixlen + CRYPTO_SHA256_LEN) == STORE_OK)
+				removed++;
+		}
+	} while (op->sc.n == op->sc.max && ++passes < 4096);
+	op->sc.total = removed;
+	return STORE_OK;
+}
+
+int
+oauth_consent_revoke(struct app *app, const char *user, const char *client_id, size_t *removed)
+{
+	struct oauth_consent_listop op;
+	int rc;
+
+	memset(&op, 0, sizeof(op));
+	if (removed != NULL)
+		*removed = 0;
+	if (oauth_consent_prefix(user, op.key, &op.sc.prefixlen) != 0)
+		return STORE_NOTFOUND;
+	op.sc.client_id = client_id;
+	op.sc.max = OAUTH_CONSENT_SCAN_MAX;
+	op.sc.keys = calloc(OAUTH_CONSENT_SCAN_MAX, sizeof(*op.sc.keys));
+	if (op.sc.keys == NULL)
+		return STORE_ERROR;
+	rc = store_txn(app->store, 1, oauth_consent_revoke_fn, &op);
+	if (rc == STORE_OK && removed != NULL)
+		*removed = op.sc.total;
+	free(op.sc.keys);
+	return rc;
 }
 
 /* ---- grants ------------------------------------------------------------ */
@@ -1587,10 +1895,18 @@ oauth_create_fn(struct store_txn *tx, void *arg)
 	store_val_free(&v);
 	if (rc != STORE_OK)
 		return rc;
-	rc = oauth_grant_put_tx(tx, c->g, STORE_PUT_INSERT);
-	if (rc == STORE_OK && c->g->rh[0] != '\0')
+	/* No rollback in GDBM: the grant record is what makes the access and
+	 * refresh tokens valid, so it is written last; the refresh index entry
+	 * before it is harmless alone (its token was never handed out) and is
+	 * removed again if the grant cannot be written. */
+	if (c->g->rh[0] != '\0')
 		rc = store_txn_put(tx, STORE_TOKEN, c->g->rh, OAUTH_HASH_LEN, c->g->id,
 				   strlen(c->g->id), c->g->exp, STORE_PUT_INSERT);
+	if (rc == STORE_OK) {
+		rc = oauth_grant_put_tx(tx, c->g, STORE_PUT_INSERT);
+		if (rc != STORE_OK && c->g->rh[0] != '\0')
+			store_txn_del(tx, STORE_TOKEN, c->g->rh, OAUTH_HASH_LEN);
+	}
 	return rc == STORE_EXISTS ? STORE_ERROR : rc;
 }
 
@@ -1790,10 +2106,20 @@ oauth_rotate_tx(struct store_txn *tx, struct oauth_refresh *r, time_t now)
 	if (oauth_mint(r->app, g, scope, now, 1, r->out, &aexp) != 0 ||
 	    oauth_pair_seal(r->app, g, r->out, aexp) != 0)
 		return oauth_refresh_fail(r, OAUTH_E_SERVER, "cannot mint tokens", STORE_ERROR);
-	rc = oauth_grant_put_tx(tx, g, STORE_PUT_REPLACE);
-	if (rc == STORE_OK)
-		rc = store_txn_put(tx, STORE_TOKEN, g->rh, OAUTH_HASH_LEN, g->id, strlen(g->id),
-				   g->exp, STORE_PUT_INSERT);
+	/* GDBM cannot roll back, so the write that makes the rotation real
+	 * goes last: first the index entry of the new token (unreachable on
+	 * its own: nobody holds that token yet, and a token counts only while
+	 * the grant's rh names it), then the grant.  If the grant write fails
+	 * the old token is still current and the stray entry is removed. */
+	rc = store_txn_put(tx, STORE_TOKEN, g->rh, OAUTH_HASH_LEN, g->id, strlen(g->id), g->exp,
+			   STORE_PUT_INSERT);
+	if (rc == STORE_OK) {
+		rc = oauth_grant_put_tx(tx, g, STORE_PUT_REPLACE);
+		if (rc != STORE_OK)
+			store_txn_del(tx, STORE_TOKEN, g->rh, OAUTH_HASH_LEN);
+	}
+	if (rc == STORE_EXISTS) /* 256 random bits collided: the CSPRNG is broken */
+		rc = STORE_ERROR;
 	if (rc != STORE_OK)
 		return oauth_refresh_fail(r, oauth_err_from_store(rc), "store", rc);
 	return STORE_OK;
@@ -1823,8 +2149,19 @@ oauth_refresh_fn(struct store_txn *tx, void *arg)
 	 * out: within the grace window it gets the same pair again. */
 	if (oauth_hash_eq(r->g.ph, h) && r->app->cfg.refresh_grace > 0 &&
 	    now - r->g.rotated_at <= r->app->cfg.refresh_grace &&
-	    r->g.pair[0] != '\0' && oauth_pair_open(r->app, &r->g, now, r->out) == 0)
+	    r->g.pair[0] != '\0' && oauth_pair_open(r->app, &r->g, now, r->out) == 0) {
+		/* The same pair is the answer to the same request only: a retry
+		 * asking for another scope (RFC 6749 §6: none means the grant's)
+		 * is refused rather than answered with tokens of the wrong scope.
+		 * The grant stays: this is still the one client, retrying. */
+		if ((r->has_scope ? r->scope : r->g.scope) != r->out->scope) {
+			crypto_wipe(r->out, sizeof(*r->out));
+			return oauth_refresh_fail(r, OAUTH_E_GRANT,
+						  "retry of a rotated token with another scope",
+						  STORE_NOTFOUND);
+		}
 		return STORE_OK;
+	}
 	/* RFC 9700 §4.14.2: a retired token is in two hands; end the grant. */
 	rc = oauth_grant_revoke_tx(tx, r->g.id);
 	if (rc == STORE_OK || rc == STORE_NOTFOUND)

@@ -10,7 +10,7 @@
  *   grants    STORE_GRANT   key grant_id      one per authorization; exists
  *                                             while the grant is live
  *   refresh   STORE_TOKEN   key H(refresh)    -> grant_id (rotation state in the grant)
- *   consents  STORE_CONSENT key user NUL client_id NUL redirect_uri
+ *   consents  STORE_CONSENT key user NUL SHA-256(client_id NUL redirect key)
  *
  * H() is crypto_token_hash: the store never holds a code or token in clear.
  */
@@ -99,10 +99,61 @@ int oauth_code_redeem(struct app *app, const char *code, struct oauth_code *out)
  * text, may be NULL): unknown or expired, or replayed (grant revoked). */
 int oauth_code_take(struct app *app, const char *code, struct oauth_code *out, const char **why);
 
+/* ---- consents ---------------------------------------------------------- */
+
+#define OAUTH_CONSENT_ID_LEN 22 /* base64url of 16 random bytes */
+
+/* One remembered approval of a user.  The redirect key is the redirect URI
+ * without the port of an http loopback URI (consent_redirect_key).  id is
+ * random per record and is signed into the consent cookie, so a cookie is
+ * good only while the very record it was issued for exists. */
+struct oauth_consent {
+	char id[OAUTH_CONSENT_ID_LEN + 1];
+	char client_id[OAUTH_ID_MAX];
+	char redirect_key[OAUTH_URI_MAX];
+	unsigned scope;
+	time_t at;  /* last approved */
+	time_t exp;
+};
+
 /* Remember that user approved client_id + redirect_uri for scope until
- * now + consent_ttl (so it can be listed and revoked later). */
+ * now + consent_ttl: creates the record, or renews an existing one (which
+ * keeps its id and gains scope).  out (may be NULL) receives the record;
+ * with consent_ttl 0 nothing is stored and out->id is "".  STORE_OK,
+ * STORE_BUSY, or STORE_ERROR (also for an empty or too long argument). */
 int oauth_consent_record(struct app *app, const char *user, const char *client_id,
-			 const char *redirect_uri, unsigned scope);
+			 const char *redirect_uri, unsigned scope, struct oauth_consent *out);
+/* The live record of user for client_id + redirect_uri.  STORE_OK,
+ * STORE_NOTFOUND (none, expired, damaged, bad arguments), STORE_BUSY,
+ * STORE_ERROR. */
+int oauth_consent_get(struct app *app, const char *user, const char *client_id,
+		      const char *redirect_uri, struct oauth_consent *out);
+/* STORE_OK when the record exists, has this id (from a consent cookie) and
+ * covers every bit of want; STORE_NOTFOUND when not; BUSY/ERROR. */
+int oauth_consent_covers(struct app *app, const char *user, const char *client_id,
+			 const char *redirect_uri, const char *id, unsigned want);
+/* Up to max of user's live records into out (*n of them; *total, may be
+ * NULL, counts all).  STORE_OK, STORE_NOTFOUND (bad user), BUSY, ERROR. */
+int oauth_consent_list(struct app *app, const char *user, struct oauth_consent *out, size_t max,
+		       size_t *n, size_t *total);
+/* Delete user's records, of client_id only unless it is NULL; *removed
+ * (may be NULL) gets the count.  Every cookie naming them stops counting.
+ * STORE_OK, STORE_NOTFOUND (bad user), STORE_BUSY, STORE_ERROR. */
+int oauth_consent_revoke(struct app *app, const char *user, const char *client_id,
+			 size_t *removed);
+
+/* ---- word lists ---------------------------------------------------------- */
+
+/* Separators of the lists in configuration values and OAuth parameters
+ * (scope and prompt are space-separated; config lists allow commas). */
+#define OAUTH_LIST_SEPS " ,\t"
+
+/* The next element of a list at or after p: its start, length in *len;
+ * NULL at the end.  Iterate with p = oauth_list_next(p + len, &len). */
+const char *oauth_list_next(const char *p, size_t *len);
+/* 1 when word is an element of list (NULL: empty), compared exactly or,
+ * with icase, ignoring ASCII case. */
+int oauth_list_has(const char *list, const char *word, int icase);
 
 /* The issuer identifier (RFC 9207 `iss`) is app->cfg.public_url; the MCP
  * resource is metadata_resource(). */

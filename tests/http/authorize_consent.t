@@ -16,6 +16,8 @@ cat >"$clients" <<'EOF'
   "token_endpoint_auth_method": "none"},
  {"client_id": "other", "client_name": "Other App",
   "redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"},
+ {"client_id": "long", "redirect_uris": ["https://app.example/cb?LONGX"],
+  "token_endpoint_auth_method": "none"},
  {"client_id": "hostile",
   "client_name": "<script>alert(1)</script><img src=x onerror=alert(2)> \"Trusted\" & Co",
   "redirect_uris": ["https://hostile.example/cb"], "token_endpoint_auth_method": "none"}]
@@ -23,6 +25,7 @@ EOF
 htpasswd=$TEST_OUT/htpasswd
 printf '%s\n' 'pw-alice' | htpasswd -iBc "$htpasswd" alice 2>/dev/null
 printf '%s\n' 'pw-bob' | htpasswd -iB "$htpasswd" bob 2>/dev/null
+sed -i "s/LONGX/$(printf 'x%.0s' {1..1000})/" "$clients"
 chmod 0644 "$clients" "$htpasswd"
 chmod 0755 "$TEST_OUT"
 
@@ -131,7 +134,8 @@ like "$code" '^[A-Za-z0-9_-]{43}$' "Approve: a code"
 is "$(loc_param state "$loc")" "$STATE" "Approve: state"
 is "$(loc_param iss "$loc")" "$ISS" "Approve: iss"
 setc=$(resp_header Set-Cookie)
-like "$setc" '^__Host-mcpgate-consent-[A-Za-z0-9_-]+=[0-9]+\.3\.[A-Za-z0-9_-]{43}; ' "consent cookie set"
+like "$setc" '^__Host-mcpgate-consent-[A-Za-z0-9_-]+=[0-9]+\.3\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}; ' \
+	"consent cookie set, naming its consent record"
 like "$setc" '; Secure(;|$)' "cookie: Secure"
 like "$setc" '; HttpOnly(;|$)' "cookie: HttpOnly"
 like "$setc" '; SameSite=Lax(;|$)' "cookie: SameSite=Lax"
@@ -191,6 +195,37 @@ hreq "$SRV_URL" GET "/oauth/authorize?$(authz_query app https://app.example/cb s
 	"${ALICE[@]}" -H "Cookie: $consent_cookie"
 like "$(resp_header Location)" '/oauth/consent\?txn=' "another registered redirect URI: consent page"
 
+# Finding 2: the server-side record decides too; revoking it (mcpgate-admin)
+# retires the cookie, and approving again does not bring the old cookie back.
+ADMIN=$MCPGATE_ROOT/build/bin/mcpgate-admin
+out=$("$ADMIN" -c "$SRV_CONF" consents list local:alice 2>&1)
+like "$out" '^app.http://127\.0\.0\.1/cb.scope=3' "admin: alice's consent listed"
+is "$("$ADMIN" -c "$SRV_CONF" consents revoke local:alice 2>&1)" "1 consent revoked" \
+	"admin: revoke all of alice's consents"
+hreq "$SRV_URL" GET "/oauth/authorize?$q_again" "${ALICE[@]}" -H "Cookie: $consent_cookie"
+like "$(resp_header Location)" '/oauth/consent\?txn=' "revoked: the cookie no longer skips the page"
+TXN=$(loc_param txn "$(resp_header Location)")
+hreq "$SRV_URL" GET "/oauth/consent?txn=$TXN" "${ALICE[@]}"
+CSRF=$(printf '%s' "$RESP_BODY" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+consent_post "txn=$TXN&csrf=$CSRF&action=approve" "${ALICE[@]}"
+is "$RESP_STATUS" 303 "approved again"
+new_cookie=$(cookie_of)
+hreq "$SRV_URL" GET "/oauth/authorize?$q_again" "${ALICE[@]}" -H "Cookie: $consent_cookie"
+like "$(resp_header Location)" '/oauth/consent\?txn=' "the cookie from before the revocation stays dead"
+hreq "$SRV_URL" GET "/oauth/authorize?$q_again" "${ALICE[@]}" -H "Cookie: $new_cookie"
+like "$(resp_header Location)" '^http://127\.0\.0\.1:6666/cb\?code=' "the new approval skips the page"
+consent_cookie=$new_cookie
+
+# Finding 1: a 1000-byte redirect URI still gets its consent recorded.
+long_cb="https://app.example/cb?$(printf 'x%.0s' {1..1000})"
+hreq "$SRV_URL" GET "/oauth/authorize?$(authz_query long "$long_cb" st-l snippets:read)" "${ALICE[@]}"
+TXN=$(loc_param txn "$(resp_header Location)")
+hreq "$SRV_URL" GET "/oauth/consent?txn=$TXN" "${ALICE[@]}"
+CSRF=$(printf '%s' "$RESP_BODY" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+consent_post "txn=$TXN&csrf=$CSRF&action=approve" "${ALICE[@]}"
+is "$RESP_STATUS" 303 "long redirect URI: Approve works"
+like "$(resp_header Location)" '^https://app\.example/cb\?x+&code=' "long redirect URI: a code, not server_error"
+
 # Read only approved: asking for write again shows the page.
 SCOPE=snippets:read start_txn "${ALICE[@]}"
 consent_post "txn=$TXN&csrf=$CSRF&action=approve" "${ALICE[@]}"
@@ -215,10 +250,29 @@ is "$(resp_header Set-Cookie)" "" "Deny: nothing remembered"
 consent_post "txn=$TXN&csrf=$CSRF&action=approve" "${ALICE[@]}"
 refused "Approve after Deny"
 
-# Bob cannot answer alice's request.
+# Bob cannot answer alice's request, neither way (finding 3), and cannot
+# use it up either.
 start_txn "${ALICE[@]}"
 consent_post "txn=$TXN&csrf=$CSRF&action=approve" "${BOB[@]}"
 refused "Approve by another user"
+consent_post "txn=$TXN&csrf=$CSRF&action=deny" "${BOB[@]}"
+refused "Deny by another user"
+# Finding 3: no REMOTE_USER at all (a consent endpoint the web server does
+# not protect) is refused too, for Approve and Deny alike.
+CGI_CONF=$SRV_CONF
+for a in approve deny; do
+	out=$(run_cgi -e HTTP_ORIGIN=null -e HTTP_SEC_FETCH_SITE=same-origin consent POST \
+		/oauth/consent "txn=$TXN&csrf=$CSRF&action=$a")
+	like "$out" '^Status: 403' "$a without REMOTE_USER: 403"
+	unlike "$out" 'Location:' "$a without REMOTE_USER: no redirect"
+done
+consent_post "txn=$TXN&csrf=$CSRF&action=approve" "${ALICE[@]}"
+is "$RESP_STATUS" 303 "alice's request still stands after all that"
+
+# Finding 9: the redirect to the consent page is not cacheable.
+hreq "$SRV_URL" GET "/oauth/authorize?$(authz_query "$CLIENT" "$REDIRECT" "$STATE" "$SCOPE")" "${ALICE[@]}"
+like "$(resp_header Location)" '/oauth/consent\?txn=' "to the consent page"
+is "$(resp_header Cache-Control)" no-store "to the consent page: Cache-Control: no-store"
 
 unlike "$(cat "$SRV_LOG")" "$VERIFIER|$first_csrf|${consent_cookie#*=}" "no secrets in the log"
 

@@ -10,7 +10,8 @@
 //   POST /token
 //   GET  /mode?m=MODE    how the next logins go:
 //        ok | deny | unavailable | weird_error | bad_nonce | bad_sig |
-//        bad_aud | expired | token_500 | wrong_iss | no_iss | no_code
+//        bad_aud | expired | token_500 | wrong_iss | no_iss | no_code |
+//        bob (signs in another user, "bob")
 //   GET  /last           the last authorization request's query, as JSON
 // Only node's standard library is used.
 import crypto from 'node:crypto';
@@ -86,6 +87,8 @@ function token(req, res, body) {
 	const now = Math.floor(Date.now() / 1000);
 	const claims = { iss: issuer, sub: 'alice-sub-1', aud: clientId, iat: now, exp: now + 300,
 		nonce: c.nonce, name: 'Alice Example', email: 'alice@example.org' };
+	if (c.mode === 'bob')
+		Object.assign(claims, { sub: 'bob-sub-2', name: 'Bob Example', email: 'bob@example.org' });
 	if (c.mode === 'bad_nonce')
 		claims.nonce = 'not-the-nonce';
 	if (c.mode === 'bad_aud')

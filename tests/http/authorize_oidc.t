@@ -58,13 +58,13 @@ set_cookies() {
 }
 
 # approve: consent page, Approve; sets UP_URL (where we send the browser),
-# LOGIN_COOKIE and CONSENT_COOKIE.
+# LOGIN_COOKIE and APPROVE_COOKIES (everything Approve set).
 approve() {
 	start_txn
-	consent_post "txn=$TXN&csrf=$CSRF&action=approve"
+	consent_post "txn=$TXN&csrf=$CSRF&action=approve" "$@"
 	UP_URL=$(resp_header Location)
-	LOGIN_COOKIE=$(set_cookies | grep '^__Host-mcpgate-login-')
-	CONSENT_COOKIE=$(set_cookies | grep '^__Host-mcpgate-consent-')
+	APPROVE_COOKIES=$(set_cookies)
+	LOGIN_COOKIE=$(set_cookies | grep '^__Host-mcpgate-login=')
 }
 
 # provider: the browser at the provider, which answers at once; sets CB
@@ -107,11 +107,11 @@ approve
 is "$RESP_STATUS" 303 "Approve: 303"
 [[ $UP_URL == "$IDP/authorize?"* ]]
 ok $? "Approve: to the provider"
-like "$LOGIN_COOKIE" '^__Host-mcpgate-login-[A-Za-z0-9_-]{12}=[A-Za-z0-9_-]{43}$' "login cookie set"
-login_attrs=$(printf '%s\n' "$RESP_HEADERS" | grep -i '^set-cookie: __Host-mcpgate-login-')
+like "$LOGIN_COOKIE" '^__Host-mcpgate-login=[A-Za-z0-9_-]{43}$' "login cookie set (one name per browser)"
+login_attrs=$(printf '%s\n' "$RESP_HEADERS" | grep -i '^set-cookie: __Host-mcpgate-login=')
 like "$login_attrs" '; Max-Age=600; Path=/; Secure; HttpOnly; SameSite=Lax$' \
 	"login cookie: Secure, HttpOnly, SameSite=Lax, 10 minutes"
-like "$CONSENT_COOKIE" '^__Host-mcpgate-consent-' "approval remembered"
+unlike "$APPROVE_COOKIES" 'mcpgate-consent' "no consent cookie before the login succeeded"
 up_state=$(loc_param state "$UP_URL")
 up_nonce=$(loc_param nonce "$UP_URL")
 like "$up_state" '^[A-Za-z0-9_-]{43,}$' "upstream state: random"
@@ -129,8 +129,10 @@ like "$CB" '^/oauth/callback\?' "the provider sends the browser to our callback"
 hreq "$SRV_URL" GET "$CB" -H "Cookie: $LOGIN_COOKIE"
 back_to_client code "callback"
 code=$(loc_param code "$(resp_header Location)")
-like "$(printf '%s\n' "$RESP_HEADERS" | grep -i '^set-cookie:')" "${LOGIN_COOKIE%%=*}=; Max-Age=0" \
-	"callback clears the login cookie"
+CONSENT_COOKIE=$(set_cookies | grep '^__Host-mcpgate-consent-')
+like "$CONSENT_COOKIE" '^__Host-mcpgate-consent-[A-Za-z0-9_-]+=[0-9]+\.3\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$' \
+	"approval remembered once the user is known, naming its record"
+unlike "$(set_cookies)" 'mcpgate-login=;' "the login cookie stays for other logins of this browser"
 token "$code" "$REDIRECT" app
 is "$RESP_STATUS" 200 "our code redeems at the token endpoint"
 like "$(resp_json .access_token)" '^mga_' "our access token, not the provider's"
@@ -147,11 +149,77 @@ hreq "$SRV_URL" GET "/oauth/authorize?$(authz_query "$CLIENT" http://127.0.0.1:7
 UP_URL=$(resp_header Location)
 [[ $UP_URL == "$IDP/authorize?"* ]]
 ok $? "approved client again: straight to the provider"
-LOGIN_COOKIE=$(set_cookies | grep '^__Host-mcpgate-login-')
-like "$LOGIN_COOKIE" '^__Host-mcpgate-login-' "skip path: its own login cookie"
+LOGIN_COOKIE=$(set_cookies | grep '^__Host-mcpgate-login=')
+like "$LOGIN_COOKIE" '^__Host-mcpgate-login=' "skip path: a login cookie"
 provider
 hreq "$SRV_URL" GET "$CB" -H "Cookie: $LOGIN_COOKIE"
 REDIRECT=http://127.0.0.1:7777/cb back_to_client code "skip path completes"
+
+# Finding 8: the login cookie is found behind more cookies than the parser
+# keeps, and a browser that has one keeps using it.
+many=$(for i in $(seq 1 80); do printf '__Host-mcpgate-consent-x%d=1; ' "$i"; done)
+hreq "$SRV_URL" GET "/oauth/authorize?$(authz_query "$CLIENT" "$REDIRECT" "$STATE" "$SCOPE")" \
+	-H "Cookie: $many$CONSENT_COOKIE; $LOGIN_COOKIE"
+UP_URL=$(resp_header Location)
+is "$(set_cookies | grep '^__Host-mcpgate-login=')" "$LOGIN_COOKIE" \
+	"80 other cookies: the approval and the browser's login cookie are still found"
+provider
+hreq "$SRV_URL" GET "$CB" -H "Cookie: $many$LOGIN_COOKIE"
+back_to_client code "80 other cookies: the login completes"
+
+# Finding 2: the cookie is this browser's approval, not the next user's.
+# Bob signs in on a browser where alice approved: the page again, for bob.
+idp_mode bob
+hreq "$SRV_URL" GET "/oauth/authorize?$(authz_query "$CLIENT" "$REDIRECT" "$STATE" "$SCOPE")" \
+	-H "Cookie: $CONSENT_COOKIE"
+UP_URL=$(resp_header Location)
+[[ $UP_URL == "$IDP/authorize?"* ]]
+ok $? "another user, alice's cookie: the provider first (the browser approved)"
+LOGIN_COOKIE=$(set_cookies | grep '^__Host-mcpgate-login=')
+provider
+hreq "$SRV_URL" GET "$CB" -H "Cookie: $LOGIN_COOKIE"
+is "$RESP_STATUS" 302 "bob's callback: 302"
+like "$(resp_header Location)" "^$SRV_PUBLIC_URL/oauth/consent\\?txn=" \
+	"bob has no approval of his own: the consent page again, no code"
+is "$(resp_header Cache-Control)" no-store "that redirect: no-store"
+TXN=$(loc_param txn "$(resp_header Location)")
+hreq "$SRV_URL" GET "/oauth/consent?txn=$TXN"
+is "$RESP_STATUS" 403 "that page needs the browser's login cookie"
+hreq "$SRV_URL" GET "/oauth/consent?txn=$TXN" -H "Cookie: $LOGIN_COOKIE"
+is "$RESP_STATUS" 200 "the page, for bob"
+like "$RESP_BODY" 'Bob Example' "it names bob"
+CSRF=$(printf '%s' "$RESP_BODY" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+consent_post "txn=$TXN&csrf=$CSRF&action=approve"
+is "$RESP_STATUS" 403 "bob's Approve without the login cookie: refused"
+consent_post "txn=$TXN&csrf=$CSRF&action=approve" -H "Cookie: $LOGIN_COOKIE"
+is "$RESP_STATUS" 303 "bob approves"
+bob_loc=$(resp_header Location)
+BOB_COOKIE=$(set_cookies | grep '^__Host-mcpgate-consent-')
+like "$BOB_COOKIE" '^__Host-mcpgate-consent-' "bob's approval remembered"
+like "$(loc_param code "$bob_loc")" '^[A-Za-z0-9_-]{43}$' "bob gets a code"
+token "$(loc_param code "$bob_loc")" "$REDIRECT" app
+is "$(resp_json .access_token | cut -c1-4)" mga_ "bob's code redeems"
+idp_mode ok
+
+# Revocation (mcpgate-admin): alice's record goes, and her cookie stops
+# counting for her at the callback.
+ADMIN=$MCPGATE_ROOT/build/bin/mcpgate-admin
+out=$(MCPGATE_CONFIG=$SRV_CONF "$ADMIN" consents list 'oidc:'"$IDP"'#alice-sub-1' 2>&1)
+like "$out" "^app.http://127\\.0\\.0\\.1/cb.scope=3" "admin: alice's consent listed (loopback port dropped)"
+out=$("$ADMIN" -c "$SRV_CONF" consents revoke 'oidc:'"$IDP"'#alice-sub-1' app 2>&1)
+is "$out" "1 consent revoked" "admin: revoke alice's consent for app"
+out=$("$ADMIN" -c "$SRV_CONF" consents list 'oidc:'"$IDP"'#alice-sub-1' 2>&1)
+is "$out" "" "admin: nothing left for alice"
+"$ADMIN" -c "$SRV_CONF" consents bogus x >/dev/null 2>&1
+is $? 2 "admin: usage error"
+hreq "$SRV_URL" GET "/oauth/authorize?$(authz_query "$CLIENT" "$REDIRECT" "$STATE" "$SCOPE")" \
+	-H "Cookie: $CONSENT_COOKIE"
+UP_URL=$(resp_header Location)
+LOGIN_COOKIE=$(set_cookies | grep '^__Host-mcpgate-login=')
+provider
+hreq "$SRV_URL" GET "$CB" -H "Cookie: $LOGIN_COOKIE"
+like "$(resp_header Location)" "^$SRV_PUBLIC_URL/oauth/consent\\?txn=" \
+	"after revocation: alice is asked again"
 STATE=st-1
 
 # --- the callback's own checks ----------------------------------------------------
@@ -160,8 +228,13 @@ provider
 hreq "$SRV_URL" GET "$CB"
 is "$RESP_STATUS" 400 "no login cookie: 400"
 is "$(resp_header Location)" "" "no login cookie: no redirect"
+# Finding 4: someone who saw the callback URL cannot burn the login.
+hreq "$SRV_URL" GET "$CB" -H "Cookie: __Host-mcpgate-login=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+is "$RESP_STATUS" 400 "wrong login cookie: 400"
 hreq "$SRV_URL" GET "$CB" -H "Cookie: $LOGIN_COOKIE"
-is "$RESP_STATUS" 400 "the state is spent even so"
+back_to_client code "the right browser still completes after those"
+hreq "$SRV_URL" GET "$CB" -H "Cookie: $LOGIN_COOKIE"
+is "$RESP_STATUS" 400 "then the state is spent"
 
 approve
 provider
@@ -196,6 +269,7 @@ for m in deny:access_denied unavailable:temporarily_unavailable weird_error:serv
 	lines=$(wc -l <"$SRV_LOG")
 	hreq "$SRV_URL" GET "$CB" -H "Cookie: $LOGIN_COOKIE"
 	back_to_client "${m#*:}" "provider ${m%%:*}"
+	unlike "$(set_cookies)" 'mcpgate-consent' "provider ${m%%:*}: a failed login remembers nothing"
 	tail -n +$((lines + 1)) "$SRV_LOG" >"$TEST_OUT/after.log"
 	like "$(cat "$TEST_OUT/after.log")" 'msg="(authorization refused|identity provider|upstream)' \
 		"provider ${m%%:*}: logged"

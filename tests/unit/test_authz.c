@@ -104,10 +104,12 @@ test_codec(void)
 static void
 test_store(struct app *app)
 {
-	struct authz_txn t, a, b, c;
-	struct upstream_login login;
-	char cookie[64], cookie2[64];
+	struct authz_txn t, t2, a, b, c;
+	struct upstream_login login, login2;
+	char cookie[64], cookie2[64], forged[64];
 	int wins = 0;
+
+	memset(&login2, 0, sizeof(login2));
 
 	fill(&t);
 	is_int(authz_txn_create(app, &t), STORE_OK, "create");
@@ -133,41 +135,74 @@ test_store(struct app *app)
 	snprintf(login.state, sizeof(login.state), "upstate-%s", t.id);
 	snprintf(login.nonce, sizeof(login.nonce), "nonce-1");
 	snprintf(login.verifier, sizeof(login.verifier), "verifier-1");
-	is_int(authz_txn_begin_login(app, t.id, &login, &a, cookie, sizeof(cookie)), STORE_OK,
+	is_int(authz_txn_begin_login(app, t.id, &login, NULL, &a, cookie, sizeof(cookie)), STORE_OK,
 	       "begin login");
-	ok(strncmp(a.login_cookie, AUTHZ_LOGIN_COOKIE_PREFIX, strlen(AUTHZ_LOGIN_COOKIE_PREFIX)) == 0,
-	   "login cookie is a __Host- cookie");
+	is_str(a.login_cookie, AUTHZ_LOGIN_COOKIE, "one login cookie name per browser");
+	ok(strncmp(a.login_cookie, "__Host-", 7) == 0, "login cookie is a __Host- cookie");
 	ok(strlen(cookie) == 43, "cookie value is 256 random bits");
-	is_int(authz_txn_begin_login(app, t.id, &login, &b, cookie2, sizeof(cookie2)), STORE_EXISTS,
-	       "second begin refused (Approve posted twice)");
+	is_int(authz_txn_begin_login(app, t.id, &login, NULL, &b, cookie2, sizeof(cookie2)),
+	       STORE_EXISTS, "second begin refused (Approve posted twice)");
 	is_int(authz_txn_get(app, t.id, &b), STORE_OK, "transaction still there");
 	is_str(b.up_nonce, "nonce-1", "nonce stored after consent");
 	ok(b.login_hash[0] != '\0' && strstr(b.login_hash, cookie) == NULL,
 	   "only a hash of the cookie is stored");
 	is_int(authz_login_cookie_ok(&b, cookie), 1, "binding cookie accepted");
-	cookie[0] = cookie[0] == 'A' ? 'B' : 'A';
-	is_int(authz_login_cookie_ok(&b, cookie), 0, "forged cookie refused");
+	snprintf(forged, sizeof(forged), "%s", cookie);
+	forged[0] = forged[0] == 'A' ? 'B' : 'A';
+	is_int(authz_login_cookie_ok(&b, forged), 0, "forged cookie refused");
 	is_int(authz_login_cookie_ok(&b, ""), 0, "empty cookie refused");
 	is_int(authz_login_cookie_ok(&b, NULL), 0, "no cookie refused");
 
-	is_int(authz_txn_take_by_state(app, "nope", &c), STORE_NOTFOUND, "unknown state");
-	is_int(authz_txn_take_by_state(app, "", &c), STORE_NOTFOUND, "empty state");
-	is_int(authz_txn_take_by_state(app, login.state, &c), STORE_OK, "take by state");
+	/* A second login in the same browser reuses its cookie value: one
+	 * cookie however many logins are under way. */
+	fill(&t2);
+	authz_txn_create(app, &t2);
+	snprintf(login2.state, sizeof(login2.state), "upstate-b-%s", t2.id);
+	snprintf(login2.nonce, sizeof(login2.nonce), "nonce-2");
+	snprintf(login2.verifier, sizeof(login2.verifier), "verifier-2");
+	is_int(authz_txn_begin_login(app, t2.id, &login2, cookie, &c, cookie2, sizeof(cookie2)),
+	       STORE_OK, "second login of the browser");
+	is_str(cookie2, cookie, "the browser's cookie value is reused");
+	is_int(authz_txn_begin_login(app, "", &login2, "short", &c, cookie2, sizeof(cookie2)),
+	       STORE_NOTFOUND, "bad id");
+
+	/* Finding 4: the cookie is checked before anything is deleted. */
+	is_int(authz_txn_take_by_state(app, "nope", cookie, &c), STORE_NOTFOUND, "unknown state");
+	is_int(authz_txn_take_by_state(app, "", cookie, &c), STORE_NOTFOUND, "empty state");
+	is_int(authz_txn_take_by_state(app, login.state, forged, &c), AUTHZ_WRONG_BROWSER,
+	       "take by state with a wrong cookie refused");
+	is_int(authz_txn_take_by_state(app, login.state, NULL, &c), AUTHZ_WRONG_BROWSER,
+	       "take by state without a cookie refused");
+	ok(c.up_verifier[0] == '\0', "nothing handed out to the wrong browser");
+	is_int(authz_txn_get(app, t.id, &c), STORE_OK,
+	       "a wrong-browser callback does not burn the login");
+	is_int(authz_txn_take_by_state(app, login.state, cookie, &c), STORE_OK,
+	       "the right browser still completes");
 	is_str(c.id, t.id, "the right transaction");
 	is_str(c.up_verifier, "verifier-1", "verifier comes back");
-	is_int(authz_txn_take_by_state(app, login.state, &c), STORE_NOTFOUND, "replayed state refused");
+	is_int(authz_txn_take_by_state(app, login.state, cookie, &c), STORE_NOTFOUND,
+	       "replayed state refused");
 	is_int(authz_txn_get(app, t.id, &c), STORE_NOTFOUND, "transaction gone with its state");
+	is_int(authz_txn_take_by_state(app, login2.state, cookie, &c), STORE_OK,
+	       "the parallel login completes with the same cookie");
 
 	/* Deny after Approve (oidc): taking the transaction drops its index too. */
 	fill(&t);
 	authz_txn_create(app, &t);
 	snprintf(login.state, sizeof(login.state), "upstate2-%s", t.id);
-	authz_txn_begin_login(app, t.id, &login, &a, cookie, sizeof(cookie));
+	authz_txn_begin_login(app, t.id, &login, NULL, &a, cookie, sizeof(cookie));
 	is_int(authz_txn_take(app, t.id, &b), STORE_OK, "take a transaction with a login");
-	is_int(authz_txn_take_by_state(app, login.state, &c), STORE_NOTFOUND,
+	is_int(authz_txn_take_by_state(app, login.state, cookie, &c), STORE_NOTFOUND,
 	       "its state no longer works");
-	is_int(authz_txn_begin_login(app, t.id, &login, &a, cookie, sizeof(cookie)), STORE_NOTFOUND,
-	       "no login for a taken transaction");
+	is_int(authz_txn_begin_login(app, t.id, &login, NULL, &a, cookie, sizeof(cookie)),
+	       STORE_NOTFOUND, "no login for a taken transaction");
+
+	/* consent_id travels with the record. */
+	fill(&t);
+	snprintf(t.consent_id, sizeof(t.consent_id), "cid_123");
+	authz_txn_create(app, &t);
+	is_int(authz_txn_get(app, t.id, &a), STORE_OK, "record with a consent id");
+	is_str(a.consent_id, "cid_123", "consent id stored");
 
 	/* Expired records read as absent. */
 	fill(&t);

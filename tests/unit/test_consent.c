@@ -146,49 +146,68 @@ test_cookie(void)
 	consent_cookie_name(cid, "http://127.0.0.1:5000/other", name2, sizeof(name2));
 	ok(strcmp(name, name2) != 0, "another path, another cookie");
 
-	is_int(consent_cookie_value(&ring, cid, ru, "local:alice", 3, now + 3600, v, sizeof(v)), 0,
+	is_int(consent_cookie_value(&ring, cid, ru, "local:alice", 3, now + 3600, "rec-1", v, sizeof(v)), 0,
 	       "sign");
 	ok(strspn(v, "0123456789.-_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") ==
 		   strlen(v),
 	   "value uses cookie-safe characters only");
-	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, v, now, ttl), 1, "verifies");
-	is_int(consent_cookie_ok(&ring, cid, "http://127.0.0.1:7777/cb", "local:alice", 1, v, now, ttl),
+	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, v, now, ttl, NULL, 0), 1, "verifies");
+	is_int(consent_cookie_ok(&ring, cid, "http://127.0.0.1:7777/cb", "local:alice", 1, v, now, ttl, NULL, 0),
 	       1, "any loopback port (RFC 8252 §7.3)");
-	is_int(consent_cookie_ok(&ring, cid, "http://127.0.0.1:5000/cb2", "local:alice", 1, v, now,
-				 ttl),
+	is_int(consent_cookie_ok(&ring, cid, "http://127.0.0.1:5000/cb2", "local:alice", 1, v, now, ttl, NULL, 0),
 	       0, "other redirect path refused");
-	is_int(consent_cookie_ok(&ring, cid, "https://127.0.0.1:5000/cb", "local:alice", 1, v, now,
-				 ttl),
+	is_int(consent_cookie_ok(&ring, cid, "https://127.0.0.1:5000/cb", "local:alice", 1, v, now, ttl, NULL, 0),
 	       0, "other scheme refused");
-	is_int(consent_cookie_ok(&ring, "client-2", ru, "local:alice", 1, v, now, ttl), 0,
+	is_int(consent_cookie_ok(&ring, "client-2", ru, "local:alice", 1, v, now, ttl, NULL, 0), 0,
 	       "other client refused");
-	is_int(consent_cookie_ok(&ring, cid, ru, "local:bob", 1, v, now, ttl), 0, "other user refused");
-	is_int(consent_cookie_ok(&ring, cid, ru, "", 1, v, now, ttl), 0, "no user refused");
-	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 1, v, now, ttl), 1,
+	is_int(consent_cookie_ok(&ring, cid, ru, "local:bob", 1, v, now, ttl, NULL, 0), 0, "other user refused");
+	is_int(consent_cookie_ok(&ring, cid, ru, "", 1, v, now, ttl, NULL, 0), 0, "no user refused");
+	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 1, v, now, ttl, NULL, 0), 1,
 	       "narrower scope covered");
-	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 4, v, now, ttl), 0,
+	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 4, v, now, ttl, NULL, 0), 0,
 	       "wider scope refused");
-	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, v, now + 3600, ttl), 0,
+	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, v, now + 3600, ttl, NULL, 0), 0,
 	       "expired at exp");
-	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, v, now, 60), 0,
+	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, v, now, 60, NULL, 0), 0,
 	       "lifetime lowered since: refused");
-	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, v, now, 0), 0,
+	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, v, now, 0, NULL, 0), 0,
 	       "consent_ttl 0: never remembered");
-	is_int(consent_cookie_ok(&other, cid, ru, "local:alice", 3, v, now, ttl), 0,
+	is_int(consent_cookie_ok(&other, cid, ru, "local:alice", 3, v, now, ttl, NULL, 0), 0,
 	       "other key refused");
-	is_int(consent_cookie_ok(&ring2, cid, ru, "local:alice", 3, v, now, ttl), 1,
+	is_int(consent_cookie_ok(&ring2, cid, ru, "local:alice", 3, v, now, ttl, NULL, 0), 1,
 	       "old key still verifies after rotation");
 
 	/* Tampering with any part. */
 	snprintf(t, sizeof(t), "%lld%s", (long long)now + 7200, strchr(v, '.'));
-	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, t, now, ttl), 0,
+	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, t, now, ttl, NULL, 0), 0,
 	       "extended expiry refused");
 	snprintf(t, sizeof(t), "%lld.7%s", (long long)now + 3600, strchr(strchr(v, '.') + 1, '.'));
-	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, t, now, ttl), 0,
+	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, t, now, ttl, NULL, 0), 0,
 	       "widened scope refused");
+	/* Finding 2b: the record id is signed; a cookie for one record cannot
+	 * be pointed at another (re-approved, after a revocation). */
+	{
+		const char *mac = strrchr(v, '.');
+		snprintf(t, sizeof(t), "%lld.3.rec-2%s", (long long)now + 3600, mac);
+		is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, t, now, ttl, NULL, 0), 0,
+		       "other record id refused");
+	}
+	{
+		char id[CONSENT_ID_MAX];
+		is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, v, now, ttl, id, sizeof(id)),
+		       1, "verifies and names its record");
+		is_str(id, "rec-1", "record id comes back");
+		is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, v, now, ttl, id, 3), 0,
+		       "id that does not fit the caller's buffer: refused");
+	}
+	is_int(consent_cookie_value(&ring, cid, ru, "local:alice", 3, now + 3600, "", t, sizeof(t)),
+	       -1, "no record id: no cookie");
+	is_int(consent_cookie_value(&ring, cid, ru, "local:alice", 3, now + 3600, "a.b", t,
+				    sizeof(t)),
+	       -1, "record id with a dot refused");
 	memcpy(t, v, sizeof(t));
 	t[strlen(t) - 1] = t[strlen(t) - 1] == 'A' ? 'B' : 'A';
-	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, t, now, ttl), 0,
+	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 3, t, now, ttl, NULL, 0), 0,
 	       "changed MAC refused");
 
 	static const char *const garbage[] = {
@@ -200,11 +219,15 @@ test_cookie(void)
 		"1900000000.3.AAAA",
 		"1900000000.3.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 		"1900000000 .3.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		"1900000000.3..AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		"1900000000.3.a b.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		"1900000000.3.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		"1900000000.3.rec-1",
 	};
 	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++)
-		is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 1, garbage[i], now, ttl), 0,
+		is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 1, garbage[i], now, ttl, NULL, 0), 0,
 		       "garbage cookie %zu refused", i);
-	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 1, NULL, now, ttl), 0,
+	is_int(consent_cookie_ok(&ring, cid, ru, "local:alice", 1, NULL, now, ttl, NULL, 0), 0,
 	       "no cookie refused");
 }
 
@@ -219,26 +242,55 @@ test_remembered(void)
 	time_t now = time(NULL);
 
 	consent_cookie_name(cid, ru, name, sizeof(name));
-	consent_cookie_value(&ring, cid, ru, "", 1, now + 600, v, sizeof(v));
+	consent_cookie_value(&ring, cid, ru, "", 1, now + 600, "rec-1", v, sizeof(v));
 	snprintf(hdr, sizeof(hdr), "HTTP_COOKIE=a=b; %s=%s; c=d", name, v);
 	envp[0] = hdr;
 	envp[1] = (char *)"REQUEST_METHOD=GET";
 	envp[2] = NULL;
 	http_req_init(&req, envp, NULL, NULL);
-	is_int(consent_remembered(&ring, &req, cid, ru, "", 1, now, 86400), 1,
+	is_int(consent_remembered(&ring, &req, cid, ru, "", 1, now, 86400, NULL, 0), 1,
 	       "remembered from the Cookie header");
-	is_int(consent_remembered(&ring, &req, cid, ru, "", 3, now, 86400), 0,
+	is_int(consent_remembered(&ring, &req, cid, ru, "", 3, now, 86400, NULL, 0), 0,
 	       "not for more scope than approved");
-	is_int(consent_remembered(&ring, &req, "client-2", ru, "", 1, now, 86400), 0,
+	is_int(consent_remembered(&ring, &req, "client-2", ru, "", 1, now, 86400, NULL, 0), 0,
 	       "not for another client");
-	is_int(consent_remembered(&ring, &req, cid, ru, "", 1, now, 0), 0, "not when consent_ttl is 0");
+	is_int(consent_remembered(&ring, &req, cid, ru, "", 1, now, 0, NULL, 0), 0, "not when consent_ttl is 0");
+	{
+		/* Finding 8: more cookies than the request parser keeps; the one
+		 * asked for comes last and is still found. */
+		struct buf big;
+		char id[CONSENT_ID_MAX], got[CONSENT_COOKIE_VALUE_MAX];
+		buf_init(&big, 16384);
+		buf_puts(&big, "HTTP_COOKIE=");
+		for (int i = 0; i < 100; i++)
+			buf_printf(&big, "__Host-mcpgate-consent-x%d=%d; ", i, i);
+		buf_printf(&big, "%s=%s", name, v);
+		envp[0] = big.data;
+		http_req_init(&req, envp, NULL, NULL);
+		is_int(consent_remembered(&ring, &req, cid, ru, "", 1, now, 86400, id, sizeof(id)), 1,
+		       "found behind 100 other cookies");
+		is_str(id, "rec-1", "with its record id");
+		is_int(consent_cookie_find(&req, "__Host-mcpgate-consent-x99", 0, got, sizeof(got)), 1,
+		       "cookie_find: the 100th cookie");
+		is_str(got, "99", "cookie_find: its value");
+		is_int(consent_cookie_find(&req, "__Host-mcpgate-consent-x9", 1, got, sizeof(got)), 0,
+		       "cookie_find: no second cookie of a name, and no prefix match");
+		is_int(consent_cookie_find(&req, "__Host-mcpgate-consent-x1", 0, got, 1), 0,
+		       "cookie_find: value that does not fit");
+		buf_free(&big);
+		envp[0] = hdr;
+	}
+	snprintf(hdr, sizeof(hdr), "HTTP_COOKIE=%s=%s; %s=%s", name, "1.1.x.forged", name, v);
+	http_req_init(&req, envp, NULL, NULL);
+	is_int(consent_remembered(&ring, &req, cid, ru, "", 1, now, 86400, NULL, 0), 1,
+	       "a forged cookie of the same name does not hide the good one");
 	snprintf(hdr, sizeof(hdr), "HTTP_COOKIE=%s=%s", name, "1.1.forged");
 	http_req_init(&req, envp, NULL, NULL);
-	is_int(consent_remembered(&ring, &req, cid, ru, "", 1, now, 86400), 0, "forged cookie");
+	is_int(consent_remembered(&ring, &req, cid, ru, "", 1, now, 86400, NULL, 0), 0, "forged cookie");
 	envp[0] = (char *)"REQUEST_METHOD=GET";
 	envp[1] = NULL;
 	http_req_init(&req, envp, NULL, NULL);
-	is_int(consent_remembered(&ring, &req, cid, ru, "", 1, now, 86400), 0, "no cookie");
+	is_int(consent_remembered(&ring, &req, cid, ru, "", 1, now, 86400, NULL, 0), 0, "no cookie");
 }
 
 static void

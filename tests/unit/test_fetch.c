@@ -392,9 +392,20 @@ test_transfers(unsigned port)
 	       "cloud metadata address blocked");
 	is_int(fetch_get("https://[fd00::1]/", NULL, &r), FETCH_EBLOCKED, "ULA blocked");
 	is_int(fetch_get("https://100.100.100.200/", NULL, &r), FETCH_EBLOCKED, "CGNAT blocked");
+	/* insecure_loopback opens loopback for plain http only: an https URL
+	 * on a loopback address still needs an explicit allowance. */
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u/ok", port);
-	is_int(fetch_get(url, &lo, &r), FETCH_ECONNECT,
-	       "https to a plain-http server fails: TLS is never skipped");
+	is_int(fetch_get(url, &lo, &r), FETCH_EBLOCKED,
+	       "https to loopback blocked even with insecure_loopback");
+	snprintf(url, sizeof(url), "https://localhost:%u/ok", port);
+	is_int(fetch_get(url, &lo, &r), FETCH_EBLOCKED,
+	       "https to the name localhost blocked even with insecure_loopback");
+	{
+		struct fetch_opts allow = {.allow = FETCH_ALLOW_LOOPBACK};
+		snprintf(url, sizeof(url), "https://127.0.0.1:%u/ok", port);
+		is_int(fetch_get(url, &allow, &r), FETCH_ECONNECT,
+		       "https to a plain-http server fails: TLS is never skipped");
+	}
 
 	/* Size caps. */
 	{

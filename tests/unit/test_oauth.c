@@ -676,8 +676,21 @@ test_rotation(void)
 	ok(strcmp(t2b.refresh, t2.refresh) == 0 && strcmp(t2b.access, t2.access) == 0 &&
 		   t2b.scope == t2.scope && t2b.expires_in > 0,
 	   "retry returns the same pair");
+	/* Finding 10: the same pair answers the same request only. */
+	is_int(oauth_grant_refresh(&app, &cl, t1.refresh, 1, SCOPE_SNIPPETS_READ, &tx, &why),
+	       OAUTH_E_GRANT, "retry inside grace with a narrower scope refused");
+	ok(tx.access[0] == '\0' && tx.refresh[0] == '\0', "and nothing handed out");
+	ok(access_live(t2.access), "the grant survives a refused retry");
+	is_int(oauth_grant_refresh(&app, &cl, t1.refresh, 1, SCOPE_ALL, &t2b, &why), OAUTH_OK,
+	       "retry inside grace naming the same scope");
+	is_str(t2b.refresh, t2.refresh, "same pair for the same scope");
 	is_int(oauth_grant_refresh(&app, &cl, t2.refresh, 1, SCOPE_SNIPPETS_READ, &t3, &why),
 	       OAUTH_OK, "rotation with a narrower scope");
+	is_int(oauth_grant_refresh(&app, &cl, t2.refresh, 0, 0, &tx, &why), OAUTH_E_GRANT,
+	       "retry of a narrowed rotation without scope (= the grant's) refused");
+	is_int(oauth_grant_refresh(&app, &cl, t2.refresh, 1, SCOPE_SNIPPETS_READ, &tx, &why),
+	       OAUTH_OK, "retry of a narrowed rotation with the same scope");
+	is_str(tx.access, t3.access, "same narrowed pair");
 	is_int(t3.scope, SCOPE_SNIPPETS_READ, "narrowed access token");
 	ok(access_live(t1.access) && access_live(t3.access), "grant still live");
 	/* t1 is two generations old now: reuse means theft. */
@@ -753,20 +766,125 @@ test_revoke_lookup(void)
 static void
 test_consent(void)
 {
+	struct oauth_consent c, c2, list[8];
 	struct store_val v = {0};
-	const char key[] = "local:alice\0pub-1\0https://a.example/cb";
+	char longuri[OAUTH_URI_MAX], longid[OAUTH_ID_MAX], user[300];
+	size_t n, total, removed;
 
-	is_int(oauth_consent_record(&app, "local:alice", "pub-1", "https://a.example/cb", SCOPE_ALL),
+	is_int(oauth_consent_record(&app, "local:alice", "pub-1", "https://a.example/cb", 1, &c),
 	       STORE_OK, "consent recorded");
-	is_int(store_get(app.store, STORE_CONSENT, key, sizeof(key) - 1, &v), STORE_OK,
-	       "consent readable by user + client + redirect");
-	ok(v.expires > time(NULL) && strstr(v.data, "\"s\":3") != NULL, "with scope and expiry");
+	is_int((int)strlen(c.id), OAUTH_CONSENT_ID_LEN, "with a record id");
+	is_int(oauth_consent_get(&app, "local:alice", "pub-1", "https://a.example/cb", &c2), STORE_OK,
+	       "readable by user + client + redirect");
+	ok(strcmp(c2.id, c.id) == 0 && c2.scope == 1 && c2.exp > time(NULL), "id, scope, expiry");
+	is_str(c2.client_id, "pub-1", "client stored");
+	is_int(oauth_consent_record(&app, "local:alice", "pub-1", "https://a.example/cb", 2, &c2),
+	       STORE_OK, "approved again");
+	is_str(c2.id, c.id, "renewal keeps the id (other browsers' cookies stay good)");
+	is_int(c2.scope, 3, "and adds the scope");
+	is_int(oauth_consent_covers(&app, "local:alice", "pub-1", "https://a.example/cb", c.id, 3),
+	       STORE_OK, "covers: right id and scope");
+	is_int(oauth_consent_covers(&app, "local:alice", "pub-1", "https://a.example/cb", c.id, 4),
+	       STORE_NOTFOUND, "covers: wider scope");
+	is_int(oauth_consent_covers(&app, "local:alice", "pub-1", "https://a.example/cb", "other", 1),
+	       STORE_NOTFOUND, "covers: another record's id");
+	is_int(oauth_consent_covers(&app, "local:bob", "pub-1", "https://a.example/cb", c.id, 1),
+	       STORE_NOTFOUND, "covers: another user (finding 2: no inherited approval)");
+	is_int(oauth_consent_covers(&app, "local:alice", "pub-1", "https://a.example/cb", "", 1),
+	       STORE_NOTFOUND, "covers: no id");
+
+	/* Finding 1: loopback ports share a record; the key is fixed-length. */
+	is_int(oauth_consent_record(&app, "local:alice", "pub-1", "http://127.0.0.1:5000/cb", 1, &c),
+	       STORE_OK, "loopback consent");
+	is_int(oauth_consent_record(&app, "local:alice", "pub-1", "http://127.0.0.1:6000/cb", 1, &c2),
+	       STORE_OK, "same app, next run, new port");
+	is_str(c2.id, c.id, "one record for every loopback port");
+	is_str(c2.redirect_key, "http://127.0.0.1/cb", "stored without the port");
+	memcpy(longuri, "https://a.example/", 18);
+	memset(longuri + 18, 'x', sizeof(longuri) - 19);
+	longuri[sizeof(longuri) - 1] = '\0';
+	memset(longid, 'c', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	memset(user, 'u', TOKEN_FIELD_MAX);
+	user[TOKEN_FIELD_MAX] = '\0';
+	is_int(oauth_consent_record(&app, user, longid, longuri, 1, &c), STORE_OK,
+	       "1023-byte redirect URI, 255-byte client id and user: recorded");
+	is_int(oauth_consent_get(&app, user, longid, longuri, &c2), STORE_OK, "and found again");
+	ok(store_get(app.store, STORE_CONSENT, "local:alice\0pub-1\0https://a.example/cb", 38, &v) ==
+		   STORE_NOTFOUND,
+	   "no redirect URI in the key");
 	store_val_free(&v);
-	is_int(oauth_consent_record(&app, "", "pub-1", "https://a.example/cb", 1), STORE_ERROR,
+
+	is_int(oauth_consent_record(&app, "", "pub-1", "https://a.example/cb", 1, NULL), STORE_ERROR,
 	       "no user, no consent");
+	user[TOKEN_FIELD_MAX] = 'u';
+	user[TOKEN_FIELD_MAX + 1] = '\0';
+	is_int(oauth_consent_record(&app, user, "pub-1", "https://a.example/cb", 1, NULL),
+	       STORE_ERROR, "user too long");
+
+	/* Finding 2b: list and revoke. */
+	oauth_consent_record(&app, "local:alice", "pub-2", "https://b.example/cb", 1, NULL);
+	oauth_consent_record(&app, "local:alicia", "pub-1", "https://a.example/cb", 1, NULL);
+	oauth_consent_record(&app, "local:bob", "pub-1", "https://a.example/cb", 1, NULL);
+	is_int(oauth_consent_list(&app, "local:alice", list, 8, &n, &total), STORE_OK, "list");
+	is_int((int)n, 3, "alice has three (not alicia's: the prefix ends in NUL)");
+	is_int(oauth_consent_list(&app, "local:alice", list, 1, &n, &total), STORE_OK, "list capped");
+	ok(n == 1 && total == 3, "one shown, three counted");
+	is_int(oauth_consent_revoke(&app, "local:alice", "pub-1", &removed), STORE_OK,
+	       "revoke one client");
+	is_int((int)removed, 2, "both of its redirect URIs");
+	is_int(oauth_consent_get(&app, "local:alice", "pub-1", "https://a.example/cb", &c2),
+	       STORE_NOTFOUND, "gone");
+	is_int(oauth_consent_get(&app, "local:alice", "pub-2", "https://b.example/cb", &c2), STORE_OK,
+	       "the other client stays");
+	is_int(oauth_consent_record(&app, "local:alice", "pub-1", "https://a.example/cb", 1, &c2),
+	       STORE_OK, "approved again after revocation");
+	ok(strcmp(c2.id, c.id) != 0, "with a new id: old cookies stay revoked");
+	is_int(oauth_consent_revoke(&app, "local:alice", NULL, &removed), STORE_OK, "revoke all");
+	is_int((int)removed, 2, "every client");
+	oauth_consent_list(&app, "local:alice", list, 8, &n, &total);
+	is_int((int)n, 0, "nothing left");
+	is_int(oauth_consent_get(&app, "local:bob", "pub-1", "https://a.example/cb", &c2), STORE_OK,
+	       "bob's record untouched");
+	is_int(oauth_consent_get(&app, "local:alicia", "pub-1", "https://a.example/cb", &c2),
+	       STORE_OK, "alicia's record untouched");
+	is_int(oauth_consent_revoke(&app, "", NULL, &removed), STORE_NOTFOUND, "revoke: no user");
+	/* More than one scan batch. */
+	for (int i = 0; i < 300; i++) {
+		char cid[32];
+		snprintf(cid, sizeof(cid), "many-%d", i);
+		oauth_consent_record(&app, "local:many", cid, "https://m.example/cb", 1, NULL);
+	}
+	is_int(oauth_consent_revoke(&app, "local:many", NULL, &removed), STORE_OK, "revoke 300");
+	is_int((int)removed, 300, "all 300 removed");
+	{
+		long ttl = app.cfg.consent_ttl;
+		app.cfg.consent_ttl = 0;
+		is_int(oauth_consent_record(&app, "local:zed", "pub-1", "https://a.example/cb", 1, &c2),
+		       STORE_OK, "consent_ttl 0: nothing to do");
+		is_str(c2.id, "", "and no id");
+		app.cfg.consent_ttl = ttl;
+	}
 }
 
-/* ---- rate limits --------------------------------------------------------- */
+static void
+test_lists(void)
+{
+	static const struct {
+		const char *list, *word;
+		int icase, want;
+	} t[] = {
+		{"consent login", "login", 0, 1},   {"consent", "consent", 0, 1},
+		{" a,b\tc ", "c", 0, 1},            {"consents", "consent", 0, 0},
+		{"consent", "consents", 0, 0},      {"Login", "login", 0, 0},
+		{"Login", "login", 1, 1},           {"", "x", 0, 0},
+		{NULL, "x", 0, 0},                  {"a b", "", 0, 0},
+		{",,,", "x", 0, 0},                 {"x", "x", 0, 1},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		is_int(oauth_list_has(t[i].list, t[i].word, t[i].icase), t[i].want, "list_has %zu", i);
+}
 
 static void
 test_ratelimit(void)
@@ -964,6 +1082,7 @@ main(void)
 	test_rotation();
 	test_revoke_lookup();
 	test_consent();
+	test_lists();
 	test_ratelimit();
 	test_cimd();
 	teardown();
