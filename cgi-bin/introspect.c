@@ -34,18 +34,7 @@ static const struct valid_field introspect_fields[F__MAX] = {
 static int
 introspect_privileged(const struct config *cfg, const char *client_id)
 {
-	const char *p = cfg->introspect_clients;
-	size_t want = strlen(client_id);
-
-	while (*p != '\0') {
-		size_t n = strcspn(p, " ,\t");
-
-		if (n == want && n > 0 && memcmp(p, client_id, n) == 0)
-			return 1;
-		p += n;
-		p += strspn(p, " ,\t");
-	}
-	return 0;
+	return oauth_list_has(cfg->introspect_clients, client_id, 0);
 }
 
 static json_object *

@@ -66,7 +66,7 @@ struct fetch_opts {
 	long timeout_ms;        /* whole request; <= 0 or > max: FETCH_TIMEOUT_MAX_MS */
 	size_t max_bytes;       /* body cap; 0: FETCH_MAX_BYTES_DEFAULT */
 	unsigned allow;         /* FETCH_ALLOW_* */
-	int insecure_loopback;  /* http:// to a loopback host; also permits loopback addresses */
+	int insecure_loopback;  /* plain http:// to a loopback host (never https) */
 	const char *accept;     /* Accept header, or NULL */
 	const char *basic_user; /* HTTP Basic credentials (RFC 7617), sent as given: */
 	const char *basic_pass; /* the caller applies any encoding its protocol wants */
