@@ -1506,7 +1506,7 @@ oauth_consent_record(struct app *app, const char *user, const char *client_id,
 		     const char *redirect_uri, unsigned scope, struct oauth_consent *out)
 {
 	struct oauth_consent_op op = {.ttl = app->cfg.consent_ttl};
-	struct oauth_consent tmp;
+	struct oauth_consent tmp = {0};
 	int rc;
 
 	op.c = out != NULL ? out : &tmp;
