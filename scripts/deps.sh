@@ -17,7 +17,7 @@ profile=${1:-}
 build=(gcc make pkg-config libfcgi-dev libgdbm-dev libjson-c-dev libcurl4-openssl-dev libssl-dev)
 run=("${build[@]}" lighttpd apache2-utils openssl)
 # chromium: tests/e2e drives the consent page in a headless browser.
-test=("${run[@]}" apache2 curl jq clang perl procps binutils util-linux chromium)
+test=("${run[@]}" apache2 curl jq clang cppcheck perl procps binutils util-linux chromium)
 
 case $profile in
 build) want=("${build[@]}") ;;

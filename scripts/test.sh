@@ -40,7 +40,7 @@ for f in build/asan/tests/unit/*; do
 	[ -f "$f" ] && [ -x "$f" ] && tests+=("$f")
 done
 noexec=()
-for f in tests/fuzz/*.t tests/http/*.t tests/e2e/*.t; do
+for f in tests/lint/*.t tests/fuzz/*.t tests/http/*.t tests/e2e/*.t; do
 	[ -f "$f" ] || continue
 	tests+=("$f")
 	[ -x "$f" ] || noexec+=("$f")
