@@ -10,8 +10,10 @@
  * stream of readers cannot starve writers.  Lock waits are bounded:
  * past the deadline the call returns STORE_BUSY, which the HTTP layer turns
  * into 503 with Retry-After; GDBM's own "can't be writer" never reaches a
- * client.  A writer's gdbm_close() msyncs, so a write acknowledged after
- * store_txn() returns survives a kill -9 of any process.
+ * client.  A writer's gdbm_close() syncs to disk, so a write acknowledged
+ * after store_txn() returns survives a kill -9 of any process.  (A writer
+ * killed inside GDBM can leave the file inconsistent; the next transaction
+ * rebuilds it with gdbm_recover.  Rarely, a torn bucket loses its records.)
  *
  * Records are typed and carry an absolute expiry (GDBM has none).  A record
  * whose expiry is <= the transaction's now reads as absent; store_purge()
