@@ -95,7 +95,7 @@ test_garbage(void)
 {
 	static const char *const junk[] = {
 		"", "mga_", "mga_!!!!", "mgr_AAAA", "Bearer", "mga_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-		"mga_" "\xff\xfe", "mga_====",
+		"mga_\xff\xfe", "mga_====",
 	};
 	struct crypto_keyring ring;
 	struct token_access b;
