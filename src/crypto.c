@@ -763,10 +763,32 @@ crypto_keyring_generate(const char *path, const char *kid, char *err, size_t err
 	return 0;
 }
 
+/*
+ * Every request derives one to three purpose keys (token sealing, token
+ * hashing), and HKDF costs more than the AES-GCM pass it feeds.  A small
+ * per-thread cache, keyed by the master key's bytes and the purpose, keeps
+ * the result: thread-local, so the threaded sse program needs no lock, and
+ * keyed by the key bytes, so a rotated or reloaded ring can never be served
+ * a stale purpose key.
+ */
+#define CRYPTO_DERIVE_SLOTS 8
+
+struct derive_slot {
+	int used;
+	unsigned char master[CRYPTO_KEY_LEN];
+	char purpose[CRYPTO_PURPOSE_MAX + 1];
+	unsigned char key[CRYPTO_KEY_LEN];
+};
+
+static _Thread_local struct derive_slot derive_cache[CRYPTO_DERIVE_SLOTS];
+static _Thread_local unsigned derive_next;
+
 void
 crypto_keyring_wipe(struct crypto_keyring *ring)
 {
 	crypto_wipe(ring, ring != NULL ? sizeof(*ring) : 0);
+	/* This thread's derived keys go too (other threads' die with them). */
+	crypto_wipe(derive_cache, sizeof(derive_cache));
 }
 
 /* A purpose label is 1..CRYPTO_PURPOSE_MAX printable ASCII characters. */
@@ -786,19 +808,36 @@ purpose_ok(const char *purpose)
 	return 1;
 }
 
+
 int
 crypto_keyring_derive(const struct crypto_keyring *ring, size_t i, const char *purpose,
 		      unsigned char out[CRYPTO_KEY_LEN])
 {
 	char info[sizeof(CRYPTO_INFO_PREFIX) + CRYPTO_PURPOSE_MAX];
+	struct derive_slot *slot;
 
 	if (ring == NULL || out == NULL || i >= ring->nkeys || i >= CRYPTO_KEYS_MAX ||
 	    !purpose_ok(purpose))
 		return -1;
+	for (size_t k = 0; k < CRYPTO_DERIVE_SLOTS; k++) {
+		slot = &derive_cache[k];
+		if (slot->used && strcmp(slot->purpose, purpose) == 0 &&
+		    CRYPTO_memcmp(slot->master, ring->keys[i].key, CRYPTO_KEY_LEN) == 0) {
+			memcpy(out, slot->key, CRYPTO_KEY_LEN);
+			return 0;
+		}
+	}
 	/* The master key is uniformly random, so no salt is needed (RFC 5869
 	 * §3.1); the versioned info string separates the purposes (§3.2). */
 	snprintf(info, sizeof(info), "%s%s", CRYPTO_INFO_PREFIX, purpose);
-	return crypto_hkdf(ring->keys[i].key, CRYPTO_KEY_LEN, NULL, 0, info, out, CRYPTO_KEY_LEN);
+	if (crypto_hkdf(ring->keys[i].key, CRYPTO_KEY_LEN, NULL, 0, info, out, CRYPTO_KEY_LEN) != 0)
+		return -1;
+	slot = &derive_cache[derive_next++ % CRYPTO_DERIVE_SLOTS];
+	slot->used = 1;
+	memcpy(slot->master, ring->keys[i].key, CRYPTO_KEY_LEN);
+	memcpy(slot->purpose, purpose, strlen(purpose) + 1);
+	memcpy(slot->key, out, CRYPTO_KEY_LEN);
+	return 0;
 }
 
 /* ---- AEAD ---- */
