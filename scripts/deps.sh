@@ -18,6 +18,7 @@ build=(gcc make pkg-config libfcgi-dev libgdbm-dev libjson-c-dev libcurl4-openss
 run=("${build[@]}" lighttpd apache2-utils openssl)
 # chromium: tests/e2e drives the consent page in a headless browser.
 test=("${run[@]}" apache2 curl jq clang cppcheck perl procps binutils util-linux chromium)
+test+=(wrk) # load generator of bench/run.sh (make bench, bench/smoke.t)
 
 case $profile in
 build) want=("${build[@]}") ;;

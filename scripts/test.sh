@@ -6,6 +6,7 @@
 #   tests/fuzz/replay.t       every fuzz target over its corpus, sanitized
 #   tests/http/*.t            curl against lighttpd, Apache and plain CGI
 #   tests/e2e/*.t             real clients through real servers (npm ci first)
+#   bench/smoke.t             a 1-second smoke of every benchmark measure (never timed)
 # Every test file is executed directly (prove --exec ''), so compiled tests
 # and scripts with a #! line (bash, node) mix freely.
 #
@@ -40,7 +41,7 @@ for f in build/asan/tests/unit/*; do
 	[ -f "$f" ] && [ -x "$f" ] && tests+=("$f")
 done
 noexec=()
-for f in tests/lint/*.t tests/fuzz/*.t tests/http/*.t tests/e2e/*.t; do
+for f in tests/lint/*.t tests/fuzz/*.t tests/http/*.t tests/e2e/*.t bench/smoke.t; do
 	[ -f "$f" ] || continue
 	tests+=("$f")
 	[ -x "$f" ] || noexec+=("$f")
