@@ -16,27 +16,10 @@ MCP_ACCEPT='application/json, text/event-stream'
 ALL_SCOPES='snippets:read snippets:write'
 
 mcp_helper_build() {
-	local build=${BIN_DIR%/cgi-bin}
-	local -a san=()
-	[ -f "$build/libmcpgate.a" ] || bail "$build/libmcpgate.a is missing: run make first"
-	# A sanitized library needs the sanitizer runtime at link time.
-	nm "$build/libmcpgate.a" 2>/dev/null | grep -q __asan_ && san=(-fsanitize=address,undefined)
-	# shellcheck disable=SC2046
-	cc -std=c11 -D_GNU_SOURCE -I"$MCPGATE_ROOT/src" "${san[@]}" -o "$MINT" \
-		"$MCPGATE_ROOT/tests/http/mcp_mint.c" "$build/libmcpgate.a" \
-		$(pkg-config --cflags --libs fcgi json-c libcurl openssl) -lgdbm -lpthread ||
-		bail "cannot build mcp_mint"
-	chmod 0755 "$MINT"
+	build_test_helper "$MCPGATE_ROOT/tests/http/mcp_mint.c" "$MINT"
 }
 
-# The store belongs to the server's user; write it as that user too.
-mint() {
-	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u "$WEB_USER" -- "$MINT" "$SRV_CONF" "$@"
-	else
-		"$MINT" "$SRV_CONF" "$@"
-	fi
-}
+mint() { as_web_user "$MINT" "$SRV_CONF" "$@"; }
 
 mcp_path() { printf '%s/mcp' "${SRV_PUBLIC_URL#"$SRV_URL"}"; }
 

@@ -13,27 +13,10 @@ CHALLENGE=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
 MKCODE=$TEST_OUT/oauth_mkcode
 
 oauth_helper_build() {
-	local build=${BIN_DIR%/cgi-bin}
-	local -a san=()
-	[ -f "$build/libmcpgate.a" ] || bail "$build/libmcpgate.a is missing: run make first"
-	# A sanitized library needs the sanitizer runtime at link time.
-	nm "$build/libmcpgate.a" 2>/dev/null | grep -q __asan_ && san=(-fsanitize=address,undefined)
-	# shellcheck disable=SC2046
-	cc -std=c11 -D_GNU_SOURCE -I"$MCPGATE_ROOT/src" "${san[@]}" -o "$MKCODE" \
-		"$MCPGATE_ROOT/tests/http/oauth_mkcode.c" "$build/libmcpgate.a" \
-		$(pkg-config --cflags --libs fcgi json-c libcurl openssl) -lgdbm -lpthread ||
-		bail "cannot build oauth_mkcode"
-	chmod 0755 "$MKCODE"
+	build_test_helper "$MCPGATE_ROOT/tests/http/oauth_mkcode.c" "$MKCODE"
 }
 
-# The store belongs to the server's user; write it as that user too.
-mkcode() {
-	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u "$WEB_USER" -- "$MKCODE" "$SRV_CONF" "$@"
-	else
-		"$MKCODE" "$SRV_CONF" "$@"
-	fi
-}
+mkcode() { as_web_user "$MKCODE" "$SRV_CONF" "$@"; }
 
 form_post() {
 	local path=$1 body=$2

@@ -452,3 +452,28 @@ resp_header() {
 resp_json() {
 	printf '%s' "$RESP_BODY" | jq -r "$@" 2>/dev/null
 }
+
+# build_test_helper SRC OUT: compile a test-only C program against the library
+# the programs under test came from (with the sanitizer runtime when that
+# library is sanitized).
+build_test_helper() {
+	local src=$1 out=$2 build=${BIN_DIR%/cgi-bin}
+	local -a san=()
+	[ -f "$build/libmcpgate.a" ] || bail "$build/libmcpgate.a is missing: run make first"
+	nm "$build/libmcpgate.a" 2>/dev/null | grep -q __asan_ && san=(-fsanitize=address,undefined)
+	# shellcheck disable=SC2046
+	cc -std=c11 -D_GNU_SOURCE -I"$MCPGATE_ROOT/src" "${san[@]}" -o "$out" "$src" \
+		"$build/libmcpgate.a" $(pkg-config --cflags --libs fcgi json-c libcurl openssl) \
+		-lgdbm -lpthread || bail "cannot build ${src##*/}"
+	chmod 0755 "$out"
+}
+
+# as_web_user CMD...: run a command that writes the store as the server's
+# user, who owns it.
+as_web_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$WEB_USER" -- "$@"
+	else
+		"$@"
+	fi
+}
