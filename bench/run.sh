@@ -73,8 +73,11 @@ need_tools() {
 }
 
 build() {
-	make -s programs "$BENCH_BUILD/bench/bare" "$BENCH_BUILD/bench/sseload" \
-		"$BENCH_BUILD/bench/storebench" >"$BENCH_WORK/build.log" 2>&1 || {
+	# The Makefile's rules are written for BUILD as it is given, so hand it
+	# the same spelling as the targets (relative when below the checkout).
+	local b=${BENCH_BUILD#"$BENCH_ROOT"/}
+	make -s -C "$BENCH_ROOT" BUILD="$b" programs "$b/bench/bare" "$b/bench/sseload" \
+		"$b/bench/storebench" >"$BENCH_WORK/build.log" 2>&1 || {
 		tail -n 20 "$BENCH_WORK/build.log" >&2
 		echo "bench: build failed" >&2
 		exit 1
