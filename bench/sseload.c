@@ -149,6 +149,7 @@ struct sl_conn {
 	int chunked;
 	long clen;       /* Content-Length, -1 if none */
 	long chunk_left; /* -1: a chunk-size line is next; -2: the CRLF after a chunk */
+	int close;       /* Connection: close: the server ends it after this response */
 	int done;        /* the (non-streaming) response is complete */
 	int eof;
 	struct sl_buf raw;  /* bytes read, not yet decoded */
@@ -182,6 +183,7 @@ sl_conn_next(struct sl_conn *c)
 	c->chunked = 0;
 	c->clen = -1;
 	c->chunk_left = -1;
+	c->close = 0;
 	c->done = 0;
 	c->body.len = 0;
 	if (c->body.p != NULL)
@@ -252,6 +254,8 @@ sl_conn_headers(struct sl_conn *c)
 			c->chunked = 1;
 		else if (strncasecmp(h, "Content-Length:", 15) == 0)
 			c->clen = strtol(h + 15, NULL, 10);
+		else if (strncasecmp(h, "Connection:", 11) == 0 && strcasestr(h, "close") != NULL)
+			c->close = 1;
 	}
 	sl_buf_drop(&c->raw, (size_t)(end + 4 - c->raw.p));
 	if (!c->chunked && c->clen == 0)
@@ -343,6 +347,9 @@ sl_conn_read(struct sl_conn *c)
 	}
 	if (sl_conn_decode(c) != 0)
 		return -1;
+	/* Neither length nor chunks: the body ends with the connection. */
+	if (c->eof && c->status > 0 && !c->chunked && c->clen < 0)
+		c->done = 1;
 	return c->eof ? -1 : 0;
 }
 
@@ -648,7 +655,9 @@ sl_lat_post(struct sl_stream *s, struct sl_lat *L)
 			L->errors++;
 			s->got_event = 1; /* refused: no event will come */
 		}
-		if (rc != 0) /* the server closed after answering: reconnect next time */
+		/* The server ends the connection after this answer (lighttpd
+		 * does after server.max-keep-alive-requests): reconnect next time. */
+		if (rc != 0 || s->post.close)
 			sl_conn_close(&s->post);
 		return 0;
 	}
