@@ -19,18 +19,25 @@ WEBUSER ?= www-data
 
 PKGS      := fcgi json-c libcurl openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# gdbm ships no .pc file on Debian.
-PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgdbm -lpthread
+# libcurl is compiled against (its header) but not linked: src/fetch.c loads
+# libcurl.so.4 (Debian: libcurl4) with dlopen the first time a program makes
+# an outbound request, so it must be installed at run time all the same.
+# dlopen is in libc from glibc 2.34 on.  gdbm ships no .pc file on Debian.
+LINK_PKGS := fcgi json-c openssl
+PKG_LIBS  := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null) -lgdbm -lpthread
 
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wwrite-strings -Wformat=2 \
             -Wmissing-prototypes -Wstrict-prototypes -Wvla
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection \
             -fPIE -fno-strict-overflow
 LDHARDEN := -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
+# Record only the libraries a program calls into: every library loaded costs
+# each process its relocated data and start-up, used or not.
+LDLINK   := -Wl,--as-needed
 OPT      ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -Isrc
 ALL_CFLAGS = $(OPT) $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-ALL_LDFLAGS = $(LDHARDEN) $(LDFLAGS) $(EXTRA_LDFLAGS)
+ALL_LDFLAGS = $(LDHARDEN) $(LDLINK) $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 SRC     := $(wildcard src/*.c)
 OBJ     := $(SRC:src/%.c=$(BUILD)/obj/%.o)

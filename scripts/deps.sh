@@ -4,7 +4,7 @@
 #   scripts/deps.sh build|run|test
 #
 #   build  compiler and libraries
-#   run    build + lighttpd, apache2-utils (htpasswd), openssl   (make run)
+#   run    build + libcurl4, lighttpd, apache2-utils (htpasswd), openssl   (make run)
 #   test   everything the test suite drives: both web servers,
 #          curl, jq, clang, perl (prove), node/npm, chromium   (make test)
 #
@@ -15,7 +15,10 @@ set -euo pipefail
 profile=${1:-}
 
 build=(gcc make pkg-config libfcgi-dev libgdbm-dev libjson-c-dev libcurl4-openssl-dev libssl-dev)
-run=("${build[@]}" lighttpd apache2-utils openssl)
+# libcurl4 is not a link dependency of the programs (src/fetch.c loads
+# libcurl.so.4 when a program first makes an outbound request), so nothing
+# else names it: list it explicitly.
+run=("${build[@]}" libcurl4 lighttpd apache2-utils openssl)
 # chromium: tests/e2e drives the consent page in a headless browser.
 test=("${run[@]}" apache2 curl jq clang cppcheck perl procps binutils util-linux chromium)
 test+=(wrk) # load generator of bench/run.sh (make bench, bench/smoke.t)

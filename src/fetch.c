@@ -2,10 +2,12 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "log.h"
 
 #define FETCH_HEADERS_MAX (32 * 1024) /* response header bytes we accept */
 #define FETCH_CRED_MAX 1024           /* Basic user or password */
@@ -45,13 +48,118 @@ struct fetch_ctx {
 	char content_type[128];
 };
 
-static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
-static CURLcode fetch_init_rc = CURLE_FAILED_INIT;
+/*
+ * libcurl is opened on first use, not linked.  Linked, it and the thirty-odd
+ * libraries it needs (GnuTLS, Kerberos, LDAP, SSH, ...) are loaded and
+ * relocated in every process, which costs each one about 4 MB of RSS and
+ * 0.8 MB of private memory, while most deployments never fetch anything
+ * (remote-user identity, registered clients).  <curl/curl.h> still gives
+ * the types and constants, and each pointer below has the type of the
+ * function it stands for, so the compiler checks every call as before.
+ */
+#define FETCH_LIBCURL "libcurl.so.4" /* the OpenSSL flavour, Debian's libcurl4 */
+
+struct fetch_curl_api {
+	__typeof__(curl_global_init) *global_init;
+	__typeof__(curl_easy_init) *easy_init;
+	__typeof__(curl_easy_setopt) *easy_setopt;
+	__typeof__(curl_easy_perform) *easy_perform;
+	__typeof__(curl_easy_getinfo) *easy_getinfo;
+	__typeof__(curl_easy_cleanup) *easy_cleanup;
+	__typeof__(curl_url) *url;
+	__typeof__(curl_url_set) *url_set;
+	__typeof__(curl_url_get) *url_get;
+	__typeof__(curl_url_cleanup) *url_cleanup;
+	__typeof__(curl_free) *free;
+	__typeof__(curl_slist_append) *slist_append;
+	__typeof__(curl_slist_free_all) *slist_free_all;
+};
+
+/* dlsym hands back a void *; POSIX guarantees it holds a function pointer. */
+_Static_assert(sizeof(void *) == sizeof(void (*)(void)), "function pointers fit in void *");
+
+static const struct {
+	const char *name;
+	size_t off;
+} fetch_curl_syms[] = {
+    {"curl_global_init", offsetof(struct fetch_curl_api, global_init)},
+    {"curl_easy_init", offsetof(struct fetch_curl_api, easy_init)},
+    {"curl_easy_setopt", offsetof(struct fetch_curl_api, easy_setopt)},
+    {"curl_easy_perform", offsetof(struct fetch_curl_api, easy_perform)},
+    {"curl_easy_getinfo", offsetof(struct fetch_curl_api, easy_getinfo)},
+    {"curl_easy_cleanup", offsetof(struct fetch_curl_api, easy_cleanup)},
+    {"curl_url", offsetof(struct fetch_curl_api, url)},
+    {"curl_url_set", offsetof(struct fetch_curl_api, url_set)},
+    {"curl_url_get", offsetof(struct fetch_curl_api, url_get)},
+    {"curl_url_cleanup", offsetof(struct fetch_curl_api, url_cleanup)},
+    {"curl_free", offsetof(struct fetch_curl_api, free)},
+    {"curl_slist_append", offsetof(struct fetch_curl_api, slist_append)},
+    {"curl_slist_free_all", offsetof(struct fetch_curl_api, slist_free_all)},
+};
+
+/* Set once by fetch_curl_load (under pthread_once); read-only afterwards. */
+static struct {
+	pthread_once_t once;
+	int ok;
+	const char *soname;
+} fetch_lib = {.once = PTHREAD_ONCE_INIT, .soname = FETCH_LIBCURL};
+
+/* The loaded functions: valid only after fetch_curl_ready() returned 0. */
+static struct fetch_curl_api fetch_curl;
 
 static void
-fetch_global_init(void)
+fetch_curl_fail(const char *what, const char *detail)
 {
-	fetch_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	char q[256];
+
+	log_msg(LOG_ERROR,
+		"msg=\"outbound requests unavailable: %s (Debian package libcurl4)\" lib=%s "
+		"error=%s",
+		what, fetch_lib.soname, log_quote(q, sizeof(q), detail != NULL ? detail : ""));
+}
+
+static void
+fetch_curl_load(void)
+{
+	struct fetch_curl_api api;
+	void *h = dlopen(fetch_lib.soname, RTLD_NOW | RTLD_LOCAL);
+
+	if (h == NULL) {
+		fetch_curl_fail("cannot load libcurl", dlerror());
+		return;
+	}
+	for (size_t i = 0; i < sizeof(fetch_curl_syms) / sizeof(fetch_curl_syms[0]); i++) {
+		void *sym = dlsym(h, fetch_curl_syms[i].name);
+		if (sym == NULL) {
+			fetch_curl_fail("libcurl lacks a function", fetch_curl_syms[i].name);
+			dlclose(h);
+			return;
+		}
+		memcpy((char *)&api + fetch_curl_syms[i].off, &sym, sizeof(sym));
+	}
+	/* Kept loaded for the life of the process: never dlclose'd once
+	 * initialised, since libcurl's global state lives in it. */
+	if (api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fetch_curl_fail("curl_global_init failed", NULL);
+		return;
+	}
+	fetch_curl = api;
+	fetch_lib.ok = 1;
+}
+
+/* 0 once libcurl is loaded and initialised (first call does it), else -1. */
+static int
+fetch_curl_ready(void)
+{
+	if (pthread_once(&fetch_lib.once, fetch_curl_load) != 0 || !fetch_lib.ok)
+		return -1;
+	return 0;
+}
+
+void
+fetch_set_libcurl(const char *soname)
+{
+	fetch_lib.soname = soname != NULL ? soname : FETCH_LIBCURL;
 }
 
 const char *
@@ -265,10 +373,10 @@ fetch_curlu_host(CURLU *h, struct fetch_url *out)
 	int rc = FETCH_EURL;
 	size_t n;
 
-	if (curl_url_get(h, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK)
+	if (fetch_curl.url_get(h, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK)
 		goto out; /* fe80::1%eth0: a link-local detour, never wanted */
-	if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+	if (fetch_curl.url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    fetch_curl.url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
 		goto out;
 	n = strlen(host);
 	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
@@ -290,9 +398,9 @@ fetch_curlu_host(CURLU *h, struct fetch_url *out)
 	}
 	rc = FETCH_OK;
 out:
-	curl_free(host);
-	curl_free(port);
-	curl_free(zone);
+	fetch_curl.free(host);
+	fetch_curl.free(port);
+	fetch_curl.free(zone);
 	return rc;
 }
 
@@ -313,7 +421,7 @@ fetch_url_parse(CURLU *h, const char *url, int insecure_loopback, struct fetch_u
 		out->https = 1;
 	else if (strncasecmp(url, "http://", 7) != 0)
 		return FETCH_EURL;
-	if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK)
+	if (fetch_curl.url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK)
 		return FETCH_EURL;
 	if (fetch_curlu_host(h, out) != FETCH_OK)
 		return FETCH_EURL;
@@ -329,12 +437,10 @@ fetch_url_check(const char *url, int insecure_loopback, struct fetch_url *out)
 	CURLU *h;
 	int rc;
 
-	pthread_once(&fetch_once, fetch_global_init);
-	h = curl_url();
-	if (h == NULL)
+	if (fetch_curl_ready() != 0 || (h = fetch_curl.url()) == NULL)
 		return FETCH_ERROR;
 	rc = fetch_url_parse(h, url, insecure_loopback, out);
-	curl_url_cleanup(h);
+	fetch_curl.url_cleanup(h);
 	return rc;
 }
 
@@ -405,7 +511,7 @@ fetch_resolve_list(const struct fetch_ctx *ctx, const struct fetch_url *u)
 			buf_printf(&b, "%s%s", i > 0 ? "," : "", ip);
 	}
 	if (!b.overflow && b.data != NULL)
-		l = curl_slist_append(NULL, b.data);
+		l = fetch_curl.slist_append(NULL, b.data);
 	buf_free(&b);
 	return l;
 }
@@ -527,7 +633,7 @@ fetch_slist_free(struct curl_slist *l)
 	/* Headers may hold credentials: wipe before handing the memory back. */
 	for (struct curl_slist *i = l; i != NULL; i = i->next)
 		explicit_bzero(i->data, strlen(i->data));
-	curl_slist_free_all(l);
+	fetch_curl.slist_free_all(l);
 }
 
 static int
@@ -553,7 +659,7 @@ fetch_add_basic(struct curl_slist **l, const char *user, const char *pass)
 	memcpy(raw + ul + 1, pass, pl);
 	off = snprintf(hdr, sizeof(hdr), "Authorization: Basic ");
 	EVP_EncodeBlock((unsigned char *)hdr + off, raw, (int)(ul + 1 + pl));
-	n = curl_slist_append(*l, hdr);
+	n = fetch_curl.slist_append(*l, hdr);
 	if (n != NULL) {
 		*l = n;
 		rc = 0;
@@ -571,11 +677,11 @@ fetch_headers(const struct fetch_opts *o, int post, int *err)
 
 	*err = 0;
 	/* A header without value suppresses curl's own "Expect: 100-continue". */
-	if ((n = curl_slist_append(l, "Expect:")) == NULL)
+	if ((n = fetch_curl.slist_append(l, "Expect:")) == NULL)
 		goto fail;
 	l = n;
 	if (post) {
-		n = curl_slist_append(l, "Content-Type: application/x-www-form-urlencoded");
+		n = fetch_curl.slist_append(l, "Content-Type: application/x-www-form-urlencoded");
 		if (n == NULL)
 			goto fail;
 		l = n;
@@ -584,7 +690,7 @@ fetch_headers(const struct fetch_opts *o, int post, int *err)
 		if (!fetch_header_value_ok(o->accept))
 			goto fail;
 		snprintf(accept, sizeof(accept), "Accept: %s", o->accept);
-		if ((n = curl_slist_append(l, accept)) == NULL)
+		if ((n = fetch_curl.slist_append(l, accept)) == NULL)
 			goto fail;
 		l = n;
 	}
@@ -636,11 +742,59 @@ fetch_now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-#define FETCH_SET(h, opt, val)                                           \
-	do {                                                             \
-		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK)     \
-			goto out;                                        \
+/*
+ * curl_easy_setopt is variadic: the value must have exactly the type the
+ * option's class takes (long, pointer, curl_off_t, callback), and curl's
+ * own checking macros do not see calls made through a pointer.  So every
+ * option goes through the setter of its class, which converts the value
+ * to that type (or refuses to compile), and FETCH_SET checks at compile
+ * time that the option belongs to that class (CURLOPTTYPE_* in curl.h).
+ */
+static CURLcode
+fetch_set_long(CURL *c, CURLoption opt, long v)
+{
+	return fetch_curl.easy_setopt(c, opt, v);
+}
+
+static CURLcode
+fetch_set_ptr(CURL *c, CURLoption opt, const void *v)
+{
+	return fetch_curl.easy_setopt(c, opt, v);
+}
+
+static CURLcode
+fetch_set_off(CURL *c, CURLoption opt, curl_off_t v)
+{
+	return fetch_curl.easy_setopt(c, opt, v);
+}
+
+static CURLcode
+fetch_set_datacb(CURL *c, CURLoption opt, curl_write_callback v)
+{
+	return fetch_curl.easy_setopt(c, opt, v);
+}
+
+static CURLcode
+fetch_set_sockcb(CURL *c, CURLoption opt, curl_opensocket_callback v)
+{
+	return fetch_curl.easy_setopt(c, opt, v);
+}
+
+#define FETCH_OPT_CLASS(opt) ((opt) / 10000)
+#define FETCH_SET(setter, cls, h, opt, val)                                                  \
+	do {                                                                                 \
+		_Static_assert(FETCH_OPT_CLASS(opt) == FETCH_OPT_CLASS(cls),                 \
+			       #opt " is not a " #cls " option");                            \
+		if (setter((h), (opt), (val)) != CURLE_OK)                                   \
+			goto out;                                                            \
 	} while (0)
+#define FETCH_SET_LONG(h, opt, val) FETCH_SET(fetch_set_long, CURLOPTTYPE_LONG, h, opt, val)
+#define FETCH_SET_PTR(h, opt, val) FETCH_SET(fetch_set_ptr, CURLOPTTYPE_OBJECTPOINT, h, opt, val)
+#define FETCH_SET_OFF(h, opt, val) FETCH_SET(fetch_set_off, CURLOPTTYPE_OFF_T, h, opt, val)
+#define FETCH_SET_DATACB(h, opt, val)                                                        \
+	FETCH_SET(fetch_set_datacb, CURLOPTTYPE_FUNCTIONPOINT, h, opt, val)
+#define FETCH_SET_SOCKCB(h, opt, val)                                                        \
+	FETCH_SET(fetch_set_sockcb, CURLOPTTYPE_FUNCTIONPOINT, h, opt, val)
 
 /* Options every transfer gets; the policy is not negotiable per call. */
 static int
@@ -649,30 +803,40 @@ fetch_setup(CURL *c, CURLU *u, const struct fetch_url *fu, struct fetch_ctx *ctx
 {
 	const char *proto = fu->https ? "https" : "http";
 
-	FETCH_SET(c, CURLOPT_CURLU, u);
-	FETCH_SET(c, CURLOPT_PROTOCOLS_STR, proto);
-	FETCH_SET(c, CURLOPT_REDIR_PROTOCOLS_STR, proto);
-	FETCH_SET(c, CURLOPT_FOLLOWLOCATION, 0L);
-	FETCH_SET(c, CURLOPT_MAXREDIRS, 0L);
-	FETCH_SET(c, CURLOPT_PROXY, ""); /* ignore http_proxy & co: they would resolve for us */
-	FETCH_SET(c, CURLOPT_NOPROXY, "*");
-	FETCH_SET(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	FETCH_SET(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	FETCH_SET(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	FETCH_SET(c, CURLOPT_NOSIGNAL, 1L);
-	FETCH_SET(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	FETCH_SET(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	FETCH_SET(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
-	FETCH_SET(c, CURLOPT_WRITEFUNCTION, fetch_on_body);
-	FETCH_SET(c, CURLOPT_WRITEDATA, ctx);
-	FETCH_SET(c, CURLOPT_HEADERFUNCTION, fetch_on_header);
-	FETCH_SET(c, CURLOPT_HEADERDATA, ctx);
-	FETCH_SET(c, CURLOPT_OPENSOCKETFUNCTION, fetch_opensocket);
-	FETCH_SET(c, CURLOPT_OPENSOCKETDATA, ctx);
-	FETCH_SET(c, CURLOPT_USERAGENT, "mcpgate");
-	FETCH_SET(c, CURLOPT_HTTPHEADER, hdrs);
+	FETCH_SET_PTR(c, CURLOPT_CURLU, u);
+	FETCH_SET_PTR(c, CURLOPT_PROTOCOLS_STR, proto);
+	FETCH_SET_PTR(c, CURLOPT_REDIR_PROTOCOLS_STR, proto);
+	FETCH_SET_LONG(c, CURLOPT_FOLLOWLOCATION, 0L);
+	FETCH_SET_LONG(c, CURLOPT_MAXREDIRS, 0L);
+	FETCH_SET_PTR(c, CURLOPT_PROXY, ""); /* ignore http_proxy & co: they would resolve for us */
+	FETCH_SET_PTR(c, CURLOPT_NOPROXY, "*");
+	FETCH_SET_LONG(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	FETCH_SET_LONG(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	FETCH_SET_LONG(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	FETCH_SET_LONG(c, CURLOPT_NOSIGNAL, 1L);
+	FETCH_SET_LONG(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	FETCH_SET_LONG(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	FETCH_SET_OFF(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
+	FETCH_SET_DATACB(c, CURLOPT_WRITEFUNCTION, fetch_on_body);
+	FETCH_SET_PTR(c, CURLOPT_WRITEDATA, ctx);
+	FETCH_SET_DATACB(c, CURLOPT_HEADERFUNCTION, fetch_on_header);
+	FETCH_SET_PTR(c, CURLOPT_HEADERDATA, ctx);
+	FETCH_SET_SOCKCB(c, CURLOPT_OPENSOCKETFUNCTION, fetch_opensocket);
+	FETCH_SET_PTR(c, CURLOPT_OPENSOCKETDATA, ctx);
+	FETCH_SET_PTR(c, CURLOPT_USERAGENT, "mcpgate");
+	FETCH_SET_PTR(c, CURLOPT_HTTPHEADER, hdrs);
 	if (pin != NULL)
-		FETCH_SET(c, CURLOPT_RESOLVE, pin);
+		FETCH_SET_PTR(c, CURLOPT_RESOLVE, pin);
+	return 0;
+out:
+	return -1;
+}
+
+static int
+fetch_setup_post(CURL *c, const char *body, size_t bodylen)
+{
+	FETCH_SET_PTR(c, CURLOPT_POSTFIELDS, body);
+	FETCH_SET_OFF(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bodylen);
 	return 0;
 out:
 	return -1;
@@ -681,7 +845,9 @@ out:
 static void
 fetch_finish(CURL *c, struct fetch_ctx *ctx, struct fetch_result *res)
 {
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+	_Static_assert((CURLINFO_RESPONSE_CODE & CURLINFO_TYPEMASK) == CURLINFO_LONG,
+		       "CURLINFO_RESPONSE_CODE reads a long");
+	fetch_curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
 	res->max_age = ctx->no_cache ? 0 : ctx->max_age;
 	memcpy(res->content_type, ctx->content_type, sizeof(res->content_type));
 	res->body = buf_take(&ctx->body, &res->len);
@@ -736,12 +902,13 @@ fetch_run(const char *url, const char *body, size_t bodylen, const struct fetch_
 
 	memset(res, 0, sizeof(*res));
 	res->max_age = -1;
+	if (fetch_curl_ready() != 0)
+		return FETCH_ERROR;
 	o = o != NULL ? o : &defaults;
 	timeout = o->timeout_ms <= 0 || o->timeout_ms > FETCH_TIMEOUT_MAX_MS ? FETCH_TIMEOUT_MAX_MS
 									       : o->timeout_ms;
 	fetch_ctx_init(&ctx, o);
-	pthread_once(&fetch_once, fetch_global_init);
-	if (fetch_init_rc != CURLE_OK || (u = curl_url()) == NULL || (c = curl_easy_init()) == NULL)
+	if ((u = fetch_curl.url()) == NULL || (c = fetch_curl.easy_init()) == NULL)
 		goto out;
 	rc = fetch_prepare(url, o, body != NULL, u, &ctx, &fu, &pin, &hdrs);
 	/* The resolver's time counts against the budget too. */
@@ -752,19 +919,17 @@ fetch_run(const char *url, const char *body, size_t bodylen, const struct fetch_
 		goto out;
 	rc = FETCH_ERROR;
 	if (fetch_setup(c, u, &fu, &ctx, hdrs, pin, left, ctx.body.max) != 0 ||
-	    (body != NULL && (curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
-			      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-					       (curl_off_t)bodylen) != CURLE_OK)))
+	    (body != NULL && fetch_setup_post(c, body, bodylen) != 0))
 		goto out;
-	rc = fetch_map_curl(curl_easy_perform(c), &ctx);
+	rc = fetch_map_curl(fetch_curl.easy_perform(c), &ctx);
 	if (rc == FETCH_OK)
 		fetch_finish(c, &ctx, res);
 out:
 	if (c != NULL)
-		curl_easy_cleanup(c);
-	curl_url_cleanup(u);
+		fetch_curl.easy_cleanup(c);
+	fetch_curl.url_cleanup(u);
 	fetch_slist_free(hdrs);
-	curl_slist_free_all(pin);
+	fetch_curl.slist_free_all(pin);
 	buf_free(&ctx.body);
 	return rc;
 }

@@ -20,6 +20,11 @@
  *
  * Host name resolution uses the system resolver (getaddrinfo), whose own
  * timeouts (resolv.conf) apply before the transfer's time limit starts.
+ *
+ * libcurl (libcurl.so.4) is loaded by the first fetch or URL check, not
+ * linked, so a process that never makes an outbound request never maps it.
+ * When it cannot be loaded, that call and every later one return
+ * FETCH_ERROR, and the reason is logged once.
  */
 #ifndef MCPGATE_FETCH_H
 #define MCPGATE_FETCH_H
@@ -59,7 +64,7 @@ enum fetch_status {
 	FETCH_ECONNECT = -4, /* connection refused/reset, or TLS failure */
 	FETCH_ETIMEOUT = -5,
 	FETCH_ETOOBIG = -6,  /* body (or headers) over the cap */
-	FETCH_ERROR = -7     /* out of memory, libcurl setup failure */
+	FETCH_ERROR = -7     /* out of memory, libcurl missing or setup failure */
 };
 
 struct fetch_opts {
@@ -109,6 +114,9 @@ enum fetch_addr_class fetch_addr_classify(const struct sockaddr *sa);
 int fetch_addr_classify_str(const char *s);
 /* 1 when an address of class c may be contacted under allow (FETCH_ALLOW_*). */
 int fetch_addr_allowed(enum fetch_addr_class c, unsigned allow);
+/* Load libcurl from soname instead of libcurl.so.4 (NULL: the default); for
+ * tests.  Only takes effect before the first fetch or URL check in the process. */
+void fetch_set_libcurl(const char *soname);
 /* Short names for logs. */
 const char *fetch_strerror(int status);
 const char *fetch_addr_class_name(enum fetch_addr_class c);

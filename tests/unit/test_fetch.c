@@ -3,6 +3,7 @@
  * tiny HTTP server this test runs on a loopback port.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -16,6 +17,91 @@
 
 #include "fetch.h"
 #include "tap.h"
+
+/* 1 when libcurl is mapped into this process. */
+static int
+curl_loaded(void)
+{
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_NOLOAD);
+
+	if (h == NULL)
+		return 0;
+	dlclose(h);
+	return 1;
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; (s = strchr(s, '\n')) != NULL; s++)
+		n++;
+	return n;
+}
+
+/* In a child process (the library is loaded once per process): load libcurl
+ * from soname, which cannot work, and check that every entry point fails
+ * with FETCH_ERROR and logs why.  Returns what the child saw as bits. */
+static int
+child_without_curl(const char *soname, char *log, size_t logsz)
+{
+	int p[2], status = 0;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	if (pipe(p) != 0 || (pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		struct fetch_result r;
+		struct fetch_url u;
+		int bits = 0;
+
+		close(p[0]);
+		dup2(p[1], STDERR_FILENO);
+		fetch_set_libcurl(soname);
+		bits |= fetch_get("https://example.com/", NULL, &r) == FETCH_ERROR ? 1 : 0;
+		bits |= r.body == NULL && r.len == 0 && r.status == 0 ? 2 : 0;
+		bits |= fetch_post_form("https://example.com/", "a=b", 3, NULL, &r) == FETCH_ERROR
+			    ? 4
+			    : 0;
+		bits |= fetch_url_check("https://example.com/", 0, &u) == FETCH_ERROR ? 8 : 0;
+		bits |= fetch_get("https://example.com/", NULL, &r) == FETCH_ERROR ? 16 : 0;
+		bits |= !curl_loaded() ? 32 : 0;
+		_exit(bits);
+	}
+	close(p[1]);
+	while (got + 1 < (ssize_t)logsz && (n = read(p[0], log + got, logsz - 1 - (size_t)got)) > 0)
+		got += n;
+	log[got] = '\0';
+	close(p[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static void
+test_no_libcurl(void)
+{
+	static const struct {
+		const char *soname;
+		const char *why;
+	} t[] = {
+	    {"libmcpgate-test-no-such-curl.so.4", "cannot load libcurl"},
+	    {"libc.so.6", "libcurl lacks a function"}, /* loads, but has no curl_* */
+	};
+	char log[2048];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int bits = child_without_curl(t[i].soname, log, sizeof(log));
+		is_int(bits, 63, "%s: fetch_get, fetch_post_form, fetch_url_check fail cleanly",
+		       t[i].soname);
+		ok(strstr(log, t[i].why) != NULL && strstr(log, "libcurl4") != NULL &&
+		       strstr(log, " error ") != NULL,
+		   "%s: the reason is logged as an error", t[i].soname);
+		is_int(count_lines(log), 1, "%s: logged once, not on every call", t[i].soname);
+	}
+}
 
 static void
 test_classify(void)
@@ -525,11 +611,21 @@ int
 main(void)
 {
 	unsigned port = 0;
+	int linked = curl_loaded();
 	pid_t srv;
 
+	/* Before anything here touches libcurl: the children must start
+	 * without it. */
+	if (linked)
+		diag("libcurl is linked into this test program: lazy loading not checked");
+	else
+		test_no_libcurl();
 	test_classify();
 	test_allowed();
+	if (!linked)
+		ok(!curl_loaded(), "libcurl not loaded by address classification");
 	test_url_policy();
+	ok(curl_loaded(), "libcurl loaded by the first URL check");
 	srv = srv_start(&port);
 	ok(srv > 0, "test server on port %u", port);
 	if (srv > 0) {
