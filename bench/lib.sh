@@ -49,32 +49,6 @@ bench_kill9() {
 	return 0
 }
 
-# Below the kernel's ephemeral range (32768 and up here), where an outgoing
-# connection's local port could collide with the listener.
-bench_free_port() {
-	local p i
-	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			printf '%d\n' "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# Wait until URL answers anything over HTTP while PID lives (15 s at most).
-bench_wait_http() {
-	local url=$1 pid=$2 i code
-	for i in $(seq 1 300); do
-		proc_alive "$pid" || return 1
-		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null)
-		[ -n "$code" ] && [ "$code" != 000 ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # --- CPU pinning -----------------------------------------------------------------
 
 # SERVER_CPUS / LOAD_CPUS: the first half of the CPUs serve, the second half
@@ -191,7 +165,7 @@ bench_lighttpd() {
 		"${PIN_SERVER[@]}" setsid lighttpd -D -f "$conf" </dev/null >>"$dir/lighttpd.log" 2>&1 &
 	LT_PID=$!
 	BENCH_PIDS+=("$LT_PID")
-	bench_wait_http "http://127.0.0.1:$port/" "$LT_PID"
+	wait_http "http://127.0.0.1:$port/" "$LT_PID" 300
 }
 
 # --- the peer ------------------------------------------------------------------------
@@ -202,7 +176,7 @@ bench_peer() {
 		</dev/null >>"$2" 2>&1 &
 	PEER_PID=$!
 	BENCH_PIDS+=("$PEER_PID")
-	bench_wait_http "http://127.0.0.1:$1/.well-known/oauth-authorization-server" "$PEER_PID"
+	wait_http "http://127.0.0.1:$1/.well-known/oauth-authorization-server" "$PEER_PID" 300
 }
 
 # --- tokens through the real OAuth flow (curl) ---------------------------------------------

@@ -6,6 +6,8 @@
 #   proc_tree PID...      those PIDs, their descendants, and the members of
 #                         their process groups
 #   stop_tree PID...      stop all of that
+#   free_port             a loopback TCP port nothing listens on
+#   wait_http URL PID [N] wait (N x 50 ms, default 200) until URL answers
 #
 # Servers are best started with `setsid` (their own process group): then a
 # program a server respawns while it shuts down, and is orphaned, is still
@@ -86,4 +88,30 @@ stop_tree() {
 		wait "$pid" 2>/dev/null
 	done
 	return 0
+}
+
+# Below the kernel's ephemeral range (32768 and up), where an outgoing
+# connection's local port could collide with the listener.
+free_port() {
+	local p i
+	for i in $(seq 1 50); do
+		p=$((20000 + RANDOM % 12000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			printf '%d\n' "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Any HTTP answer counts: the caller checks the status it expects.
+wait_http() {
+	local url=$1 pid=$2 n=${3:-200} i code
+	for i in $(seq 1 "$n"); do
+		proc_alive "$pid" || return 1
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null)
+		[ -n "$code" ] && [ "$code" != 000 ] && return 0
+		sleep 0.05
+	done
+	return 1
 }

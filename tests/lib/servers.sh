@@ -95,18 +95,6 @@ trap 'exit 141' PIPE
 
 # --- instance state --------------------------------------------------------
 
-free_port() {
-	local p i
-	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			printf '%d\n' "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # A fresh key file at $1: mcpgate-keygen when built, else the documented
 # format (<kid> <base64url of 32 random bytes>), mode 0600.
 make_keyfile() {
@@ -146,18 +134,6 @@ _lib_state() {
 	if [ "$(id -u)" -eq 0 ]; then
 		chown -R "$WEB_USER:$WEB_GROUP" "$SRV_DIR/state" "$SRV_DIR/sock"
 	fi
-}
-
-# Wait until URL answers anything over HTTP while PID lives (10 s at most).
-wait_http() {
-	local url=$1 pid=$2 i code
-	for i in $(seq 1 200); do
-		proc_alive "$pid" || return 1
-		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null)
-		[ -n "$code" ] && [ "$code" != 000 ] && return 0
-		sleep 0.05
-	done
-	return 1
 }
 
 # Parse the options shared by the start_* functions into _O_*.
