@@ -30,6 +30,7 @@ check() {
 		printf "%s", ok ? "met" : "**missed**" }'
 }
 div() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b) printf "%.4g", a / b }'; }
+mib() { [ -n "$1" ] && awk -v v="$1" 'BEGIN { printf "%.1f", v / 1024 }' || printf -- '–'; }
 
 # One throughput row: measure, label, key, then the target text/verdict.
 row_rate() {
@@ -78,12 +79,14 @@ results_table() {
 	row_ms 5-16 'SSE round trip, 16 in flight, p50 ms' p50_ms
 	row_ms 5-16 '… p99 ms' p99_ms
 	v=$(g 6-idle mcpgate rss_kb) v2=$(g 6-idle mcpgate pss_kb) v3=$(g 6-idle mcpgate procs)
-	printf '| 6 | all mcpgate processes idle (%s), summed RSS MiB | %s | | | %s | | < 16 MiB | %s |\n' \
-		"${v3:-?} processes" "$(awk -v v="${v:-0}" 'BEGIN { printf "%.1f", v / 1024 }')" \
-		"$(awk -v v="$(g 6-100 peer rss_idle_kb)" 'BEGIN { if (v != "") printf "%.1f", v / 1024 }')" \
+	b=$(g 6-idle bare rss_kb) b2=$(g 6-idle bare pss_kb)
+	printf '| 6 | all mcpgate processes idle (%s), summed RSS MiB | %s | %s | | %s | | < 16 MiB | %s |\n' \
+		"${v3:-?} processes" "$(mib "$v")" "$(mib "$b")" "$(mib "$(g 6-100 peer rss_idle_kb)")" \
 		"$(check "$(div "${v:-}" 1024)" '<' 16)"
-	printf '| 6 | … the same, summed PSS MiB (shared pages split) | %s | | | | | | |\n' \
-		"$(awk -v v="${v2:-0}" 'BEGIN { printf "%.1f", v / 1024 }')"
+	printf '| 6 | … the same, summed PSS MiB (shared pages counted once) | %s | %s | | | | < 16 MiB | %s |\n' \
+		"$(mib "$v2")" "$(mib "$b2")" "$(check "$(div "${v2:-}" 1024)" '<' 16)"
+	printf '| 6 | … the web server (lighttpd), RSS MiB | %s | %s | | | | | |\n' \
+		"$(mib "$(g 6-idle mcpgate webserver_rss_kb)")" "$(mib "$(g 6-idle bare webserver_rss_kb)")"
 	for k in $(jq -r '.results | keys[] | select(test("^6-[0-9]+$")) | ltrimstr("6-")' "$json" | sort -n); do
 		printf '| 6 | %s streams: open after the hold / asked | %s / %s | | | %s / %s | | | |\n' "$k" \
 			"$(g "6-$k" mcpgate open_after_hold)" "$(g "6-$k" mcpgate streams)" \
@@ -103,6 +106,17 @@ results_table() {
 			"$(int "$b")" "$(int "$(g "8-$w" bare p50_us)")" "$(int "$(g "8-$w" bare p99_us)")" \
 			"$(ratio "$a" "$b" pct)"
 	done
+}
+
+# Whether target 3 lies beyond what the architecture can do at all.
+flow_ceiling() {
+	local p b
+	p=$(g 3 peer flows_per_s) b=$(g 3 bare flows_per_s)
+	[ -n "$p" ] && [ -n "$b" ] || return 0
+	awk -v p="$p" -v b="$b" 'BEGIN {
+		if (3 * p > b)
+			printf "Target 3 (3 × the peer = %.0f flows/s) is above the limit itself (%.0f flows/s):\n" \
+			       "no program behind this web server can reach it on this machine.\n", 3 * p, b }'
 }
 
 # Measure 7 per program: RSS before and after.
@@ -141,6 +155,7 @@ errors_list() {
 	echo "Limit for measure 3: a fifth of the bare responder's req/s on $(meta .settings.flows_at_a_time) connections"
 	echo '(an mcpgate flow is 5 requests).  Limit for measure 8: GDBM itself with the same locking'
 	echo 'pattern (flock on a lock file, open per operation) and nothing else.'
+	flow_ceiling
 	echo
 	echo '### Measure 7: RSS per program'
 	echo

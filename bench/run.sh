@@ -114,7 +114,7 @@ start_mcpgate() {
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do conf+=("$1"); shift; done
 	[ "${1:-}" = -- ] && shift && lt=("$@")
 	M_DIR=$BENCH_WORK/$name
-	M_PORT=$(bench_free_port) || return 1
+	M_PORT=$(free_port) || return 1
 	M_URL=http://127.0.0.1:$M_PORT
 	bench_instance "$M_DIR" "$M_URL" "${conf[@]}" && bench_bin_mcpgate "$M_DIR" &&
 		bench_lighttpd "$M_DIR" "$M_PORT" "${lt[@]}" || {
@@ -131,7 +131,7 @@ restart_mcpgate() {
 
 start_bare() {
 	B_DIR=$BENCH_WORK/bare
-	B_PORT=$(bench_free_port) || return 1
+	B_PORT=$(free_port) || return 1
 	B_URL=http://127.0.0.1:$B_PORT
 	bench_instance "$B_DIR" "$B_URL" && bench_bin_bare "$B_DIR" &&
 		bench_lighttpd "$B_DIR" "$B_PORT" && B_PID=$LT_PID
@@ -139,7 +139,7 @@ start_bare() {
 
 # start_peer NAME [PORT]: sets P_PID P_PORT P_URL.
 start_peer() {
-	P_PORT=${2:-$(bench_free_port)} || return 1
+	P_PORT=${2:-$(free_port)} || return 1
 	P_URL=http://127.0.0.1:$P_PORT
 	bench_peer "$P_PORT" "$BENCH_WORK/peer-$1.log" || {
 		bench_log "peer did not start: $(tail -n 3 "$BENCH_WORK/peer-$1.log")"
@@ -364,6 +364,19 @@ streams_run() {
 	return 0
 }
 
+# idle_rec SYSTEM MEMFILE: the sums of the FastCGI programs' processes (the
+# web server, which the deployment has anyway, apart).
+idle_rec() {
+	local r p u n
+	read -r r p u n < <(awk '$1 != "lighttpd" {r += $3; p += $4; u += $5; n++}
+		END {print r + 0, p + 0, u + 0, n + 0}' "$2")
+	rec 6-idle "$1" rss_kb "$r"
+	rec 6-idle "$1" pss_kb "$p"
+	rec 6-idle "$1" uss_kb "$u"
+	rec 6-idle "$1" procs "$n"
+	rec 6-idle "$1" webserver_rss_kb "$(awk '$1 == "lighttpd" {r += $3} END {print r + 0}' "$2")"
+}
+
 measure_6() {
 	local k tok mem r p u n
 	local -a conf lt
@@ -373,14 +386,15 @@ measure_6() {
 		"${PIN_LOAD[@]}" "$BENCH_BUILD/bench/sseload" latency "$M_PORT" /mcp/sse "$tok" 1 1 \
 			>/dev/null 2>&1
 		sleep 0.5
-		mem=$(bench_mem_sum "$M_PID")
 		bench_mem_procs "$M_PID" >"$BENCH_WORK/logs/m6-idle.mem"
-		read -r r p u n <<<"$mem"
-		rec 6-idle mcpgate rss_kb "$r"
-		rec 6-idle mcpgate pss_kb "$p"
-		rec 6-idle mcpgate uss_kb "$u"
-		rec 6-idle mcpgate procs "$n"
+		idle_rec mcpgate "$BENCH_WORK/logs/m6-idle.mem"
 		bench_stop "$M_PID"
+	fi
+	# The limit: the bare responder under the same names and process
+	# counts, after the requests of the earlier measures.
+	if [ -n "${B_PID:-}" ]; then
+		bench_mem_procs "$B_PID" >"$BENCH_WORK/logs/m6-idle-bare.mem"
+		idle_rec bare "$BENCH_WORK/logs/m6-idle-bare.mem"
 	fi
 	for k in $STREAMS; do
 		bench_log "6: $k streams (mcpgate)"
