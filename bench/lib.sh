@@ -131,7 +131,7 @@ bench_instance() {
 bench_bin_mcpgate() {
 	mkdir -p "$1/bin"
 	cp -p "$BENCH_BUILD"/cgi-bin/* "$1/bin/"
-	chmod -R a+rX "$1/bin"
+	bench_bin_settle "$1/bin"
 }
 
 # The bare responder under every name lighttpd.conf routes (but sse, which
@@ -142,7 +142,15 @@ bench_bin_bare() {
 	for p in message metadata register authorize consent callback token revoke introspect; do
 		cp -p "$BENCH_BUILD/bench/bare" "$1/bin/$p"
 	done
-	chmod -R a+rX "$1/bin"
+	bench_bin_settle "$1/bin"
+}
+
+# Fresh copies sit in the page cache as dirty pages, which the processes
+# mapping them would count as their own private memory; installed programs
+# are clean.  sync -f: write them out, as an install would have long before.
+bench_bin_settle() {
+	chmod -R a+rX "$1"
+	sync -f "$1"/* 2>/dev/null || sync
 }
 
 # bench_lighttpd DIR PORT [LIGHTTPD_LINE...]: the shipped lighttpd.conf over
