@@ -635,6 +635,42 @@ out:
 	return rc;
 }
 
+/* The head and body http_send would write, appended to out instead. */
+int
+http_render(struct http_req *req, struct http_resp *resp, struct buf *out)
+{
+	int status, nobody, head;
+
+	if (req->headers_sent)
+		return -1;
+	if (resp->body.overflow) {
+		log_msg(LOG_ERROR, "msg=\"response body over its cap\" status=%d", resp->status);
+		http_error_html(resp, 500, NULL, NULL);
+	}
+	status = resp->status = http_valid_status(resp->status);
+	nobody = http_status_no_body(status);
+	if (http_head(resp, status, nobody ? -1 : (long long)resp->body.len, out) != 0)
+		return -1;
+	req->headers_sent = 1;
+	head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
+	if (!nobody && !head && resp->body.len > 0 &&
+	    buf_append(out, resp->body.data, resp->body.len) != 0)
+		return -1;
+	return 0;
+}
+
+int
+http_render_headers(struct http_req *req, struct http_resp *resp, struct buf *out)
+{
+	if (req->headers_sent)
+		return -1;
+	resp->status = http_valid_status(resp->status);
+	if (http_head(resp, resp->status, -1, out) != 0)
+		return -1;
+	req->headers_sent = 1;
+	return 0;
+}
+
 int
 http_write(struct http_req *req, const void *p, size_t n)
 {

@@ -132,6 +132,12 @@ int http_send_headers(struct http_req *req, struct http_resp *resp);
 int http_write(struct http_req *req, const void *p, size_t n);
 int http_flush(struct http_req *req);
 
+/* For programs that do their own I/O (sse's event loop): append to out
+ * exactly what http_send / http_send_headers would write, and mark the
+ * headers sent.  0, or -1 when out is full or headers were sent. */
+int http_render(struct http_req *req, struct http_resp *resp, struct buf *out);
+int http_render_headers(struct http_req *req, struct http_resp *resp, struct buf *out);
+
 /* Standard reason phrase for a status code. */
 const char *http_reason(int status);
 

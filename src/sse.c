@@ -1,25 +1,18 @@
 /*
  * sse: stream registry and per-stream queues.  See sse.h.
  *
- * One mutex guards the registry, every queue and the byte counters.  Every
- * operation under it is O(1) (a hash lookup, a list append or pop), and the
- * only threads that take it are the one bus receiver and the stream threads,
- * each for a few instructions per message, so a finer scheme would buy
- * nothing measurable at hundreds of streams.
+ * Single-threaded: the sse program's event loop is the only user, so there
+ * is no lock and no wake-up descriptor per stream; a delivery returns the
+ * stream, and the loop writes to its connection at once.  Every operation
+ * is O(1) but sse_hub_each (a hash lookup, a list append or pop).
  */
 #include "sse.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#define SSE_BUCKETS 1024 /* power of two */
+#define SSE_BUCKETS 4096 /* power of two; ~2 streams a chain at 10,000 */
 #define SSE_ID_MAX 64
 
 struct sse_item {
@@ -29,19 +22,17 @@ struct sse_item {
 };
 
 struct sse_stream {
-	struct sse_hub *hub;
 	struct sse_stream *next; /* hash chain */
-	char id[SSE_ID_MAX + 1];
-	int wake;                /* eventfd */
-	int io_fd;
+	struct sse_hub *hub;
+	void *owner;
 	struct sse_item *head, *tail;
 	size_t qbytes, qmsgs;
 	int overflow;
+	int stopping;            /* set by sse_hub_stop */
+	char id[SSE_ID_MAX + 1];
 };
 
 struct sse_hub {
-	pthread_mutex_t mu;
-	pthread_cond_t emptied;
 	struct sse_limits lim;
 	size_t total;   /* queued bytes, all streams */
 	size_t count;   /* open streams */
@@ -78,28 +69,10 @@ sse_find(struct sse_hub *h, const char *id)
 	return pp;
 }
 
-static void
-sse_wake(const struct sse_stream *s)
-{
-	uint64_t one = 1;
-
-	/* Only fails when the counter would overflow, i.e. already readable. */
-	(void)!write(s->wake, &one, sizeof(one));
-}
-
-static void
-sse_unwake(const struct sse_stream *s)
-{
-	uint64_t v;
-
-	(void)!read(s->wake, &v, sizeof(v));
-}
-
 struct sse_hub *
 sse_hub_new(const struct sse_limits *lim)
 {
 	struct sse_hub *h = calloc(1, sizeof(*h));
-	pthread_condattr_t ca;
 
 	if (h == NULL)
 		return NULL;
@@ -107,61 +80,47 @@ sse_hub_new(const struct sse_limits *lim)
 		h->lim = *lim;
 	else
 		sse_limits_default(&h->lim);
-	pthread_mutex_init(&h->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->emptied, &ca);
-	pthread_condattr_destroy(&ca);
 	return h;
 }
 
 void
 sse_hub_free(struct sse_hub *h)
 {
-	if (h == NULL)
-		return;
-	pthread_cond_destroy(&h->emptied);
-	pthread_mutex_destroy(&h->mu);
 	free(h);
 }
 
 struct sse_stream *
-sse_stream_open(struct sse_hub *h, const char *session_id, int io_fd)
+sse_stream_open(struct sse_hub *h, const char *session_id, void *owner)
 {
 	struct sse_stream *s, **pp;
 	size_t n = strlen(session_id);
 
-	if (n == 0 || n > SSE_ID_MAX || (s = calloc(1, sizeof(*s))) == NULL)
+	if (n == 0 || n > SSE_ID_MAX || h->stopping)
+		return NULL;
+	pp = sse_find(h, session_id);
+	if (*pp != NULL || (s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	memcpy(s->id, session_id, n + 1);
+	s->owner = owner;
 	s->hub = h;
-	s->io_fd = io_fd;
-	s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->wake < 0) {
-		free(s);
-		return NULL;
-	}
-	pthread_mutex_lock(&h->mu);
-	pp = sse_find(h, s->id);
-	if (h->stopping || *pp != NULL) {
-		pthread_mutex_unlock(&h->mu);
-		close(s->wake);
-		free(s);
-		return NULL;
-	}
 	*pp = s;
 	h->count++;
-	pthread_mutex_unlock(&h->mu);
 	return s;
 }
 
-int
-sse_stream_wake_fd(const struct sse_stream *s)
+void *
+sse_stream_owner(const struct sse_stream *s)
 {
-	return s->wake;
+	return s->owner;
 }
 
-/* Drop s's queue (hub lock held). */
+int
+sse_stream_ready(const struct sse_stream *s)
+{
+	return s->head != NULL || s->overflow || s->stopping;
+}
+
+/* Drop s's queue. */
 static void
 sse_queue_clear(struct sse_hub *h, struct sse_stream *s)
 {
@@ -180,34 +139,24 @@ sse_queue_clear(struct sse_hub *h, struct sse_stream *s)
 enum sse_next
 sse_stream_next(struct sse_stream *s, char **data, size_t *len)
 {
-	struct sse_hub *h = s->hub;
-	struct sse_item *it;
-	enum sse_next r = SSE_NEXT_MSG;
+	struct sse_item *it = s->head;
 
 	*data = NULL;
 	*len = 0;
-	pthread_mutex_lock(&h->mu);
-	it = s->head;
-	if (s->overflow) {
-		r = SSE_NEXT_OVERFLOW;
-	} else if (it != NULL) {
-		s->head = it->next;
-		if (s->head == NULL)
-			s->tail = NULL;
-		s->qbytes -= it->len;
-		s->qmsgs--;
-		h->total -= it->len;
-		*data = it->data;
-		*len = it->len;
-		free(it);
-	} else {
-		/* Reset the wake-up under the lock: a producer appends and
-		 * wakes under the same lock, so no wake-up can be lost. */
-		sse_unwake(s);
-		r = h->stopping ? SSE_NEXT_STOP : SSE_NEXT_NONE;
-	}
-	pthread_mutex_unlock(&h->mu);
-	return r;
+	if (s->overflow)
+		return SSE_NEXT_OVERFLOW;
+	if (it == NULL)
+		return s->stopping ? SSE_NEXT_STOP : SSE_NEXT_NONE;
+	s->head = it->next;
+	if (s->head == NULL)
+		s->tail = NULL;
+	s->qbytes -= it->len;
+	s->qmsgs--;
+	s->hub->total -= it->len;
+	*data = it->data;
+	*len = it->len;
+	free(it);
+	return SSE_NEXT_MSG;
 }
 
 void
@@ -217,17 +166,12 @@ sse_stream_close(struct sse_hub *h, struct sse_stream *s)
 
 	if (s == NULL)
 		return;
-	pthread_mutex_lock(&h->mu);
 	pp = sse_find(h, s->id);
 	if (*pp == s) {
 		*pp = s->next;
 		h->count--;
 	}
 	sse_queue_clear(h, s);
-	if (h->count == 0)
-		pthread_cond_broadcast(&h->emptied);
-	pthread_mutex_unlock(&h->mu);
-	close(s->wake);
 	free(s);
 }
 
@@ -246,116 +190,76 @@ sse_over(const struct sse_hub *h, const struct sse_stream *s, size_t len)
 }
 
 enum sse_deliver
-sse_hub_deliver(struct sse_hub *h, const char *session_id, char *data, size_t len)
+sse_hub_deliver(struct sse_hub *h, const char *session_id, char *data, size_t len,
+		struct sse_stream **to)
 {
-	struct sse_item *it = malloc(sizeof(*it));
-	struct sse_stream *s;
-	enum sse_deliver r = SSE_DELIVERED;
+	struct sse_stream *s = *sse_find(h, session_id);
+	struct sse_item *it;
 
-	pthread_mutex_lock(&h->mu);
-	s = *sse_find(h, session_id);
+	if (to != NULL)
+		*to = s;
 	if (s == NULL) {
-		r = SSE_NO_STREAM;
-	} else if (it == NULL || s->overflow || sse_over(h, s, len)) {
-		r = SSE_OVERFLOW;
+		free(data);
+		return SSE_NO_STREAM;
+	}
+	it = s->overflow || sse_over(h, s, len) ? NULL : malloc(sizeof(*it));
+	if (it == NULL) {
 		s->overflow = 1;
 		sse_queue_clear(h, s);
-		/* The stream thread may be blocked writing to this very client. */
-		if (s->io_fd >= 0)
-			shutdown(s->io_fd, SHUT_RDWR);
-		sse_wake(s);
-	} else {
-		it->next = NULL;
-		it->data = data;
-		it->len = len;
-		if (s->tail != NULL)
-			s->tail->next = it;
-		else
-			s->head = it;
-		s->tail = it;
-		s->qbytes += len;
-		s->qmsgs++;
-		h->total += len;
-		sse_wake(s);
-		data = NULL;
-		it = NULL;
+		free(data);
+		return SSE_OVERFLOW;
 	}
-	pthread_mutex_unlock(&h->mu);
-	free(it);
-	free(data);
-	return r;
+	it->next = NULL;
+	it->data = data;
+	it->len = len;
+	if (s->tail != NULL)
+		s->tail->next = it;
+	else
+		s->head = it;
+	s->tail = it;
+	s->qbytes += len;
+	s->qmsgs++;
+	h->total += len;
+	return SSE_DELIVERED;
 }
 
-/* Call fn on every open stream (hub lock held). */
-static void
-sse_each(struct sse_hub *h, void (*fn)(struct sse_stream *))
+void
+sse_hub_each(struct sse_hub *h, void (*fn)(struct sse_stream *, void *), void *arg)
 {
-	for (size_t i = 0; i < SSE_BUCKETS; i++)
-		for (struct sse_stream *s = h->bucket[i]; s != NULL; s = s->next)
-			fn(s);
+	for (size_t i = 0; i < SSE_BUCKETS; i++) {
+		struct sse_stream *s = h->bucket[i], *next;
+
+		for (; s != NULL; s = next) {
+			next = s->next; /* fn may close s */
+			fn(s, arg);
+		}
+	}
 }
 
 static void
-sse_wake_one(struct sse_stream *s)
+sse_stop_one(struct sse_stream *s, void *arg)
 {
-	sse_wake(s);
-}
-
-static void
-sse_abort_one(struct sse_stream *s)
-{
-	if (s->io_fd >= 0)
-		shutdown(s->io_fd, SHUT_RDWR);
-	sse_wake(s);
+	(void)arg;
+	s->stopping = 1;
 }
 
 void
 sse_hub_stop(struct sse_hub *h)
 {
-	pthread_mutex_lock(&h->mu);
 	h->stopping = 1;
-	sse_each(h, sse_wake_one);
-	pthread_mutex_unlock(&h->mu);
-}
-
-void
-sse_hub_abort(struct sse_hub *h)
-{
-	pthread_mutex_lock(&h->mu);
-	sse_each(h, sse_abort_one);
-	pthread_mutex_unlock(&h->mu);
+	sse_hub_each(h, sse_stop_one, NULL);
 }
 
 size_t
-sse_hub_count(struct sse_hub *h)
+sse_hub_count(const struct sse_hub *h)
 {
-	size_t n;
-
-	pthread_mutex_lock(&h->mu);
-	n = h->count;
-	pthread_mutex_unlock(&h->mu);
-	return n;
+	return h->count;
 }
 
 size_t
-sse_hub_wait_empty(struct sse_hub *h, unsigned timeout_ms)
+sse_hub_queued(const struct sse_hub *h)
 {
-	struct timespec dl;
-	size_t n;
-
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&h->mu);
-	while (h->count > 0 && pthread_cond_timedwait(&h->emptied, &h->mu, &dl) != ETIMEDOUT)
-		;
-	n = h->count;
-	pthread_mutex_unlock(&h->mu);
-	return n;
+	return h->total;
 }
 
 /* Append data[0..n) as "data: " lines split at CR, LF and CRLF: n

@@ -1,16 +1,13 @@
 /*
  * test_bus_sse: the receiving end of the bus inside the sse process — the
  * stream registry and per-stream queues (sse.h) and the SSE event framing.
- * Order, wake-ups, the per-stream and global limits (a client that never
- * reads), stop/drain, and a producer/consumer race.
+ * Order, the stream a delivery names, the per-stream and global limits (a
+ * client that never reads), stop/drain, iteration that closes streams, and
+ * many streams at once.
  */
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "sse.h"
@@ -22,35 +19,40 @@ dup_msg(const char *s)
 	return strdup(s);
 }
 
-static int
-readable(int fd)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-
-	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
-}
-
 static void
 test_basic(void)
 {
 	struct sse_hub *h = sse_hub_new(NULL);
-	struct sse_stream *a, *b;
+	struct sse_stream *a, *b, *to = NULL;
+	int owner_a, owner_b;
 	char *d;
 	size_t n;
 
-	a = sse_stream_open(h, "aaaa", -1);
-	b = sse_stream_open(h, "bbbb", -1);
+	a = sse_stream_open(h, "aaaa", &owner_a);
+	b = sse_stream_open(h, "bbbb", &owner_b);
 	ok(a != NULL && b != NULL, "two streams open");
-	ok(sse_stream_open(h, "aaaa", -1) == NULL, "a duplicate id is refused");
-	ok(sse_stream_open(h, "", -1) == NULL, "an empty id is refused");
+	ok(sse_stream_owner(a) == &owner_a && sse_stream_owner(b) == &owner_b, "owners kept");
+	ok(sse_stream_open(h, "aaaa", NULL) == NULL, "a duplicate id is refused");
+	ok(sse_stream_open(h, "", NULL) == NULL, "an empty id is refused");
+	{
+		char longid[80];
+
+		memset(longid, 'x', sizeof(longid) - 1);
+		longid[sizeof(longid) - 1] = '\0';
+		ok(sse_stream_open(h, longid, NULL) == NULL, "an id over 64 characters is refused");
+	}
 	is_int(sse_hub_count(h), 2, "count 2");
-	ok(!readable(sse_stream_wake_fd(a)), "idle stream not woken");
+	ok(!sse_stream_ready(a), "idle stream not ready");
 	is_int(sse_stream_next(a, &d, &n), SSE_NEXT_NONE, "nothing queued");
-	is_int(sse_hub_deliver(h, "aaaa", dup_msg("one"), 3), SSE_DELIVERED, "deliver one");
-	is_int(sse_hub_deliver(h, "aaaa", dup_msg("two"), 3), SSE_DELIVERED, "deliver two");
-	is_int(sse_hub_deliver(h, "zzzz", dup_msg("x"), 1), SSE_NO_STREAM, "unknown id");
-	ok(readable(sse_stream_wake_fd(a)), "stream a woken");
-	ok(!readable(sse_stream_wake_fd(b)), "stream b not woken");
+	ok(d == NULL && n == 0, "... and nothing returned");
+	is_int(sse_hub_deliver(h, "aaaa", dup_msg("one"), 3, &to), SSE_DELIVERED, "deliver one");
+	ok(to == a, "delivery names the stream to flush");
+	is_int(sse_hub_deliver(h, "aaaa", dup_msg("two"), 3, NULL), SSE_DELIVERED, "deliver two");
+	is_int(sse_hub_queued(h), 6, "6 bytes queued in all");
+	is_int(sse_hub_deliver(h, "zzzz", dup_msg("x"), 1, &to), SSE_NO_STREAM, "unknown id");
+	ok(to == NULL, "... names no stream");
+	ok(sse_stream_ready(a), "stream a ready");
+	ok(!sse_stream_ready(b), "stream b not ready");
 	is_int(sse_stream_next(a, &d, &n), SSE_NEXT_MSG, "first message");
 	ok(d != NULL && n == 3 && strcmp(d, "one") == 0, "in order: one");
 	free(d);
@@ -58,14 +60,24 @@ test_basic(void)
 	ok(d != NULL && strcmp(d, "two") == 0, "in order: two");
 	free(d);
 	is_int(sse_stream_next(a, &d, &n), SSE_NEXT_NONE, "queue empty again");
-	ok(!readable(sse_stream_wake_fd(a)), "wake-up consumed once the queue is empty");
+	ok(!sse_stream_ready(a), "no longer ready");
+	is_int(sse_hub_queued(h), 0, "nothing queued in all");
 	/* Closing a stream with queued messages frees them (ASan checks). */
-	sse_hub_deliver(h, "bbbb", dup_msg("left"), 4);
+	sse_hub_deliver(h, "bbbb", dup_msg("left"), 4, NULL);
 	sse_stream_close(h, b);
-	is_int(sse_hub_deliver(h, "bbbb", dup_msg("late"), 4), SSE_NO_STREAM,
+	is_int(sse_hub_queued(h), 0, "a closed stream's queue leaves the total");
+	is_int(sse_hub_deliver(h, "bbbb", dup_msg("late"), 4, NULL), SSE_NO_STREAM,
 	       "closed stream no longer receives");
+	ok(sse_stream_open(h, "bbbb", NULL) != NULL, "its id may be opened again");
 	sse_stream_close(h, a);
 	sse_stream_close(h, NULL);
+	is_int(sse_hub_count(h), 1, "count 1");
+	{
+		struct sse_stream *again = NULL;
+
+		sse_hub_deliver(h, "bbbb", dup_msg("z"), 1, &again);
+		sse_stream_close(h, again);
+	}
 	is_int(sse_hub_count(h), 0, "count 0");
 	sse_hub_free(h);
 	sse_hub_free(NULL);
@@ -76,39 +88,34 @@ test_limits(void)
 {
 	struct sse_limits lim = {.stream_bytes = 100, .stream_msgs = 4, .total_bytes = 1000};
 	struct sse_hub *h = sse_hub_new(&lim);
-	struct sse_stream *a, *b, *c;
+	struct sse_stream *a, *b, *c, *to;
 	char big[300], *d;
-	int sv[2];
 	size_t n;
 
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair for the connection");
-	a = sse_stream_open(h, "a", sv[0]);
+	a = sse_stream_open(h, "a", NULL);
 	/* An empty queue takes one message of any size. */
-	is_int(sse_hub_deliver(h, "a", dup_msg(big), 299), SSE_DELIVERED,
+	is_int(sse_hub_deliver(h, "a", dup_msg(big), 299, NULL), SSE_DELIVERED,
 	       "a message over stream_bytes fits an empty queue");
 	is_int(sse_stream_next(a, &d, &n), SSE_NEXT_MSG, "and comes out");
 	free(d);
 	for (int i = 0; i < 4; i++)
-		sse_hub_deliver(h, "a", dup_msg("12345"), 5);
-	is_int(sse_hub_deliver(h, "a", dup_msg("12345"), 5), SSE_OVERFLOW,
+		sse_hub_deliver(h, "a", dup_msg("12345"), 5, NULL);
+	to = NULL;
+	is_int(sse_hub_deliver(h, "a", dup_msg("12345"), 5, &to), SSE_OVERFLOW,
 	       "fifth queued message is over stream_msgs");
+	ok(to == a, "overflow names the stream to end");
+	is_int(sse_hub_queued(h), 0, "its queue is dropped at once");
+	ok(sse_stream_ready(a), "overflowed stream ready");
 	is_int(sse_stream_next(a, &d, &n), SSE_NEXT_OVERFLOW, "stream told to end");
-	ok(readable(sse_stream_wake_fd(a)), "overflowed stream woken");
-	{
-		char c1;
-
-		is_int(read(sv[1], &c1, 1), 0, "its connection was shut down (peer sees EOF)");
-	}
-	is_int(sse_hub_deliver(h, "a", dup_msg("1"), 1), SSE_OVERFLOW, "stays overflowed");
+	is_int(sse_hub_deliver(h, "a", dup_msg("1"), 1, NULL), SSE_OVERFLOW, "stays overflowed");
+	is_int(sse_stream_next(a, &d, &n), SSE_NEXT_OVERFLOW, "still told to end");
 	sse_stream_close(h, a);
-	close(sv[0]);
-	close(sv[1]);
 
-	b = sse_stream_open(h, "b", -1);
-	is_int(sse_hub_deliver(h, "b", dup_msg(big), 60), SSE_DELIVERED, "60 bytes queued");
-	is_int(sse_hub_deliver(h, "b", dup_msg(big), 41), SSE_OVERFLOW,
+	b = sse_stream_open(h, "b", NULL);
+	is_int(sse_hub_deliver(h, "b", dup_msg(big), 60, NULL), SSE_DELIVERED, "60 bytes queued");
+	is_int(sse_hub_deliver(h, "b", dup_msg(big), 41, NULL), SSE_OVERFLOW,
 	       "101 bytes is over stream_bytes");
 	sse_stream_close(h, b);
 
@@ -117,96 +124,116 @@ test_limits(void)
 	/* The global cap: streams that each stay under their own limit. */
 	lim = (struct sse_limits){.stream_bytes = 400, .stream_msgs = 100, .total_bytes = 1000};
 	h = sse_hub_new(&lim);
-	c = sse_stream_open(h, "c", -1);
-	b = sse_stream_open(h, "b", -1);
-	a = sse_stream_open(h, "a", -1);
+	c = sse_stream_open(h, "c", NULL);
+	b = sse_stream_open(h, "b", NULL);
+	a = sse_stream_open(h, "a", NULL);
 	{
 		int r = SSE_DELIVERED, k = 0;
 		const char *ids[] = {"a", "b", "c"};
 
 		for (k = 0; k < 30 && r == SSE_DELIVERED; k++)
-			r = sse_hub_deliver(h, ids[k % 3], dup_msg(big), 95);
+			r = sse_hub_deliver(h, ids[k % 3], dup_msg(big), 95, NULL);
 		is_int(r, SSE_OVERFLOW, "total_bytes bounds all streams together");
 		is_int(k, 11, "the 11th message (1045 bytes queued in all) is refused");
+		ok(sse_hub_queued(h) <= 1000, "queued stays within total_bytes (%zu)",
+		   sse_hub_queued(h));
 	}
 	sse_stream_close(h, a);
 	sse_stream_close(h, b);
 	sse_stream_close(h, c);
+	is_int(sse_hub_queued(h), 0, "every byte accounted for after close");
 	sse_hub_free(h);
+}
+
+struct each_arg {
+	struct sse_hub *h;
+	int seen, closed;
+};
+
+static void
+each_close_odd(struct sse_stream *s, void *arg)
+{
+	struct each_arg *e = arg;
+
+	e->seen++;
+	if (*(int *)sse_stream_owner(s) % 2) {
+		sse_stream_close(e->h, s);
+		e->closed++;
+	}
 }
 
 static void
 test_stop(void)
 {
 	struct sse_hub *h = sse_hub_new(NULL);
-	struct sse_stream *a = sse_stream_open(h, "a", -1);
+	struct sse_stream *a = sse_stream_open(h, "a", NULL);
 	char *d;
 	size_t n;
 
-	sse_hub_deliver(h, "a", dup_msg("pending"), 7);
+	sse_hub_deliver(h, "a", dup_msg("pending"), 7, NULL);
 	sse_hub_stop(h);
-	ok(sse_stream_open(h, "b", -1) == NULL, "no new stream after stop");
-	ok(readable(sse_stream_wake_fd(a)), "open stream woken by stop");
+	ok(sse_stream_open(h, "b", NULL) == NULL, "no new stream after stop");
+	ok(sse_stream_ready(a), "open stream ready after stop");
 	is_int(sse_stream_next(a, &d, &n), SSE_NEXT_MSG, "queued message still delivered");
 	free(d);
 	is_int(sse_stream_next(a, &d, &n), SSE_NEXT_STOP, "then told to stop");
-	is_int(sse_hub_wait_empty(h, 50), 1, "wait_empty times out with one open");
+	is_int(sse_stream_next(a, &d, &n), SSE_NEXT_STOP, "... every time it asks");
 	sse_stream_close(h, a);
-	is_int(sse_hub_wait_empty(h, 50), 0, "wait_empty returns 0 once closed");
+	is_int(sse_hub_count(h), 0, "closed");
 	sse_hub_free(h);
 }
 
-struct prod {
-	struct sse_hub *h;
-	int n;
-};
-
-static void *
-prod_run(void *arg)
-{
-	struct prod *p = arg;
-	char m[32];
-
-	for (int i = 0; i < p->n; i++) {
-		snprintf(m, sizeof(m), "%d", i);
-		while (sse_hub_deliver(p->h, "race", dup_msg(m), strlen(m)) != SSE_DELIVERED)
-			; /* cannot overflow at these sizes; retry keeps the test honest */
-	}
-	return NULL;
-}
-
+/* Thousands of streams: each gets exactly its own messages, in order, and
+ * iteration may close the stream it is given. */
 static void
-test_race(void)
+test_many(void)
 {
-	struct sse_limits lim = {.stream_bytes = 1 << 20, .stream_msgs = 1 << 20,
-				 .total_bytes = 1 << 24};
-	struct sse_hub *h = sse_hub_new(&lim);
-	struct sse_stream *s = sse_stream_open(h, "race", -1);
-	struct prod p = {h, 20000};
-	pthread_t th;
-	int next = 0, inorder = 1, wakes = 0;
+	enum { N = 5000 };
+	struct sse_hub *h = sse_hub_new(NULL);
+	static int owners[N];
+	struct each_arg e = {h, 0, 0};
+	char id[32], m[32];
+	int opened = 0, right = 1;
 
-	pthread_create(&th, NULL, prod_run, &p);
-	while (next < p.n) {
-		struct pollfd pf = {.fd = sse_stream_wake_fd(s), .events = POLLIN};
-		char *d;
-		size_t n;
-		enum sse_next r;
+	for (int i = 0; i < N; i++) {
+		owners[i] = i;
+		snprintf(id, sizeof(id), "sess-%d", i);
+		opened += sse_stream_open(h, id, &owners[i]) != NULL;
+	}
+	is_int(opened, N, "%d streams open", N);
+	for (int r = 0; r < 3; r++)
+		for (int i = 0; i < N; i++) {
+			struct sse_stream *to = NULL;
 
-		if (poll(&pf, 1, 2000) != 1)
-			break; /* a lost wake-up would stop here */
-		wakes++;
-		while ((r = sse_stream_next(s, &d, &n)) == SSE_NEXT_MSG) {
-			inorder &= strtol(d, NULL, 10) == next;
-			next++;
+			snprintf(id, sizeof(id), "sess-%d", i);
+			snprintf(m, sizeof(m), "%d:%d", i, r);
+			if (sse_hub_deliver(h, id, dup_msg(m), strlen(m), &to) != SSE_DELIVERED ||
+			    to == NULL || *(int *)sse_stream_owner(to) != i)
+				right = 0;
+		}
+	ok(right, "each delivery names its own stream");
+	sse_hub_each(h, each_close_odd, &e);
+	is_int(e.seen, N, "each visits every stream");
+	is_int(e.closed, N / 2, "and may close the one it visits");
+	is_int(sse_hub_count(h), N - N / 2, "count follows");
+	for (int i = 0; i < N && right; i += 2) {
+		struct sse_stream *to = NULL;
+
+		snprintf(id, sizeof(id), "sess-%d", i);
+		sse_hub_deliver(h, id, dup_msg("last"), 4, &to);
+		for (int r = 0; r < 3 && to != NULL; r++) {
+			char *d;
+			size_t n;
+
+			snprintf(m, sizeof(m), "%d:%d", i, r);
+			right &= sse_stream_next(to, &d, &n) == SSE_NEXT_MSG && strcmp(d, m) == 0;
 			free(d);
 		}
+		sse_stream_close(h, to);
 	}
-	pthread_join(th, NULL);
-	is_int(next, p.n, "consumer sleeping on the wake fd got all %d messages", p.n);
-	ok(inorder, "in order");
-	ok(wakes <= p.n, "%d wake-ups for %d messages", wakes, p.n);
-	sse_stream_close(h, s);
+	ok(right, "every remaining stream has its messages in order");
+	is_int(sse_hub_count(h), 0, "all closed");
+	is_int(sse_hub_queued(h), 0, "nothing queued");
 	sse_hub_free(h);
 }
 
@@ -267,7 +294,7 @@ main(void)
 	test_basic();
 	test_limits();
 	test_stop();
-	test_race();
+	test_many();
 	test_format();
 	return tap_done();
 }
