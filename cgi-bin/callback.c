@@ -82,6 +82,57 @@ callback_reconsent(struct app *app, const struct http_req *req, struct http_resp
 	free(n);
 }
 
+/* Approved on the page: the consent record and the code in one store
+ * write transaction (one lock, one sync); the consent first, since the
+ * code is what makes the approval usable. */
+struct callback_approve_op {
+	struct app *app;
+	const struct authz_txn *t;
+	const struct upstream_identity *who;
+	const char *name;
+	struct oauth_consent rec;
+	char code[OAUTH_CODE_LEN + 1];
+	const char *failed;
+};
+
+static int
+callback_approve_fn(struct store_txn *tx, void *arg)
+{
+	struct callback_approve_op *op = arg;
+	const struct authz_txn *t = op->t;
+	struct oauth_code c;
+	int rc;
+
+	op->failed = "could not record the consent";
+	rc = oauth_consent_record_tx(op->app, tx, op->who->user, t->client_id, t->redirect_uri,
+				     t->scope, &op->rec);
+	if (rc != STORE_OK)
+		return rc;
+	op->failed = "could not issue the authorization code";
+	authz_code_init(t, op->who->user, op->name, &c);
+	rc = oauth_code_issue_tx(op->app, tx, &c, op->code, sizeof(op->code));
+	crypto_wipe(&c, sizeof(c));
+	if (rc == STORE_OK)
+		op->failed = NULL;
+	return rc;
+}
+
+static void
+callback_approved(struct app *app, struct http_resp *resp, const struct authz_txn *t,
+		  const struct upstream_identity *who, const char *name)
+{
+	struct callback_approve_op op = {.app = app, .t = t, .who = who, .name = name};
+	int rc = store_txn(app->store, 1, callback_approve_fn, &op);
+
+	if (rc != STORE_OK)
+		authz_redirect_error(app, resp, 302, t,
+				     rc == STORE_BUSY ? "temporarily_unavailable" : "server_error",
+				     op.failed != NULL ? op.failed : "could not store the approval");
+	else if (authz_redirect_issued(app, resp, 302, t, op.code, who->user) == 0)
+		authz_remember_consent(app, resp, t, op.rec.id);
+	crypto_wipe(&op, sizeof(op));
+}
+
 /* The user who is signed in now.  Approved on the page in this
  * transaction: record it (find or create) and remember it in this
  * browser.  Skipped by a cookie: only if who's record is the one the
@@ -91,17 +142,15 @@ callback_consent(struct app *app, const struct http_req *req, struct http_resp *
 		 const struct authz_txn *t, const struct upstream_identity *who)
 {
 	const char *name = who->name[0] != '\0' ? who->name : who->email;
-	struct oauth_consent rec;
 	int rc;
 
-	memset(&rec, 0, sizeof(rec));
-	if (t->consent_id[0] == '\0')
-		rc = oauth_consent_record(app, who->user, t->client_id, t->redirect_uri, t->scope,
-					  &rec);
-	else
-		rc = oauth_consent_covers(app, who->user, t->client_id, t->redirect_uri,
-					  t->consent_id, t->scope);
-	if (rc == STORE_NOTFOUND && t->consent_id[0] != '\0') {
+	if (t->consent_id[0] == '\0') {
+		callback_approved(app, resp, t, who, name);
+		return;
+	}
+	rc = oauth_consent_covers(app, who->user, t->client_id, t->redirect_uri, t->consent_id,
+				  t->scope);
+	if (rc == STORE_NOTFOUND) {
 		callback_reconsent(app, req, resp, t, who);
 		return;
 	}
@@ -111,8 +160,8 @@ callback_consent(struct app *app, const struct http_req *req, struct http_resp *
 				     "could not record the consent");
 		return;
 	}
-	if (authz_redirect_code(app, resp, 302, t, who->user, name) == 0)
-		authz_remember_consent(app, resp, t, rec.id);
+	/* The cookie that skipped the page stays as it is. */
+	authz_redirect_code(app, resp, 302, t, who->user, name);
 }
 
 /* The provider answered for transaction t: finish the login. */

@@ -79,26 +79,15 @@ consent_wrong_user(struct http_resp *resp)
 }
 
 static void
-consent_show(struct app *app, struct http_resp *resp, const struct authz_txn *t)
+consent_show(struct app *app, struct http_resp *resp, const struct authz_txn *t,
+	     const struct oauth_client *cl)
 {
-	struct oauth_client *cl = calloc(1, sizeof(*cl));
 	char csrf[CONSENT_CSRF_LEN + 1], action[CONFIG_STR_MAX + 32];
 	struct consent_view v;
-	int rc;
 
-	if (cl == NULL || consent_csrf_token(&app->keys, t->id, csrf, sizeof(csrf)) != 0) {
+	if (consent_csrf_token(&app->keys, t->id, csrf, sizeof(csrf)) != 0) {
 		http_error_html(resp, 500, NULL, NULL);
-		goto out;
-	}
-	rc = oauth_client_get(app, t->client_id, cl);
-	if (rc == STORE_BUSY || rc == STORE_ERROR) {
-		http_error_store(resp, rc, 1);
-		goto out;
-	}
-	if (rc != STORE_OK) {
-		http_error_html(resp, 400, "Unknown application",
-				"The application is no longer registered with this server.");
-		goto out;
+		return;
 	}
 	snprintf(action, sizeof(action), "%s/oauth/consent", app->cfg.public_url);
 	v = (struct consent_view){
@@ -108,59 +97,82 @@ consent_show(struct app *app, struct http_resp *resp, const struct authz_txn *t)
 		.user = t->name};
 	if (consent_page(&v, &resp->body) != 0) {
 		http_error_html(resp, 500, NULL, NULL);
-		goto out;
+		return;
 	}
 	consent_page_headers(resp);
-out:
-	free(cl);
+}
+
+/* What the page shows, read in one store transaction (client_rc: the
+ * client's lookup in the store). */
+struct consent_get_op {
+	const char *id;
+	struct authz_txn t;
+	struct oauth_client cl;
+	int client_rc;
+};
+
+static int
+consent_get_fn(struct store_txn *tx, void *arg)
+{
+	struct consent_get_op *op = arg;
+	int rc = authz_txn_read_tx(tx, op->id, &op->t);
+
+	if (rc == STORE_OK)
+		op->client_rc = oauth_client_get_tx(tx, op->t.client_id, &op->cl);
+	return rc;
+}
+
+/* The page for the caller's transaction.  A client not registered here (a
+ * metadata document URL, a static client) is looked up only now, outside
+ * the store transaction and after the caller check, since that may mean a
+ * fetch. */
+static void
+consent_show_client(struct app *app, struct http_resp *resp, struct consent_get_op *op)
+{
+	int rc = op->client_rc;
+
+	if (rc == STORE_NOTFOUND)
+		rc = oauth_client_get(app, op->t.client_id, &op->cl);
+	if (rc == STORE_BUSY || rc == STORE_ERROR)
+		http_error_store(resp, rc, 1);
+	else if (rc != STORE_OK)
+		http_error_html(resp, 400, "Unknown application",
+				"The application is no longer registered with this server.");
+	else
+		consent_show(app, resp, &op->t, &op->cl);
 }
 
 static void
 consent_get(struct app *app, struct http_req *req, struct http_resp *resp)
 {
+	struct consent_get_op *op = calloc(1, sizeof(*op));
 	struct http_form q;
-	struct authz_txn t;
-	const char *id;
 	char err[96];
 	int rc;
 
-	memset(&t, 0, sizeof(t));
+	memset(&q, 0, sizeof(q));
+	if (op == NULL) {
+		http_error_html(resp, 500, NULL, NULL);
+		return;
+	}
 	if (http_form_parse(req->query, strlen(req->query), 8, &q) != HTTP_OK ||
-	    valid_form(&q, consent_get_fields, 1, &id, err, sizeof(err)) != 0) {
+	    valid_form(&q, consent_get_fields, 1, &op->id, err, sizeof(err)) != 0) {
 		http_error_html(resp, 400, "Invalid request", "This address is not complete.");
 		goto out;
 	}
-	rc = authz_txn_get(app, id, &t);
+	rc = store_txn(app->store, 0, consent_get_fn, op);
 	if (rc == STORE_BUSY || rc == STORE_ERROR)
 		http_error_store(resp, rc, 1);
-	else if (rc != STORE_OK || t.up_state[0] != '\0')
+	else if (rc != STORE_OK || op->t.up_state[0] != '\0')
 		consent_gone(resp);
-	else if (!consent_caller_ok(app, req, &t))
+	else if (!consent_caller_ok(app, req, &op->t))
 		consent_wrong_user(resp);
 	else
-		consent_show(app, resp, &t);
+		consent_show_client(app, resp, op);
 out:
-	authz_txn_wipe(&t);
+	crypto_wipe(op, sizeof(*op));
+	free(op);
 	http_form_free(&q);
-}
-
-/* Approve once the user is known: record the consent, issue the code,
- * remember the approval in this browser. */
-static void
-consent_approve_user(struct app *app, struct http_resp *resp, const struct authz_txn *t)
-{
-	struct oauth_consent rec;
-	int rc;
-
-	rc = oauth_consent_record(app, t->user, t->client_id, t->redirect_uri, t->scope, &rec);
-	if (rc != STORE_OK) {
-		authz_redirect_error(app, resp, 303, t,
-				     rc == STORE_BUSY ? "temporarily_unavailable" : "server_error",
-				     "could not record the consent");
-		return;
-	}
-	if (authz_redirect_code(app, resp, 303, t, t->user, t->name) == 0)
-		authz_remember_consent(app, resp, t, rec.id);
 }
 
 /* oidc, before login: the login begins; the consent is recorded and the
@@ -181,29 +193,103 @@ consent_approve_login(struct app *app, struct http_req *req, struct http_resp *r
 	return rc;
 }
 
-/* Deny, or Approve with the user known: check the caller, then end the
- * transaction (once) and answer. */
+/* consent_finish_fn: the caller is not the user who started (nothing was
+ * written).  Distinct from every STORE_* status. */
+#define CONSENT_NOT_CALLER 101
+
+struct consent_finish_op {
+	struct app *app;
+	const struct http_req *req;
+	const char *id;
+	int approve;
+	struct authz_txn t;
+	int taken;          /* the transaction was deleted: answer by redirect */
+	const char *failed; /* what could not be stored after that */
+	struct oauth_consent rec;
+	char code[OAUTH_CODE_LEN + 1];
+};
+
+/*
+ * Deny, or Approve with the user known, in one store write transaction (one
+ * lock, one sync): check the caller, end the authorization transaction
+ * (once), and for Approve record the consent and issue the code.  The check
+ * comes before the take, so another user cannot use up (and so deny) someone
+ * else's request.  GDBM cannot roll back, so the writes go in the order that
+ * is safe to stop after: the take (single use), the consent, then the code
+ * that makes the approval usable.  Only a form carrying this transaction's
+ * CSRF token gets this far, so strangers cannot queue for the write lock.
+ */
+static int
+consent_finish_fn(struct store_txn *tx, void *arg)
+{
+	struct consent_finish_op *op = arg;
+	const struct authz_txn *t = &op->t;
+	struct oauth_code c;
+	int rc = authz_txn_read_tx(tx, op->id, &op->t);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (!consent_caller_ok(op->app, op->req, t))
+		return CONSENT_NOT_CALLER;
+	rc = authz_txn_delete_tx(tx, t);
+	if (rc != STORE_OK || !op->approve)
+		return rc;
+	op->taken = 1;
+	op->failed = "could not record the consent";
+	rc = oauth_consent_record_tx(op->app, tx, t->user, t->client_id, t->redirect_uri, t->scope,
+				     &op->rec);
+	if (rc != STORE_OK)
+		return rc;
+	op->failed = "could not issue the authorization code";
+	authz_code_init(t, t->user, t->name, &c);
+	rc = oauth_code_issue_tx(op->app, tx, &c, op->code, sizeof(op->code));
+	crypto_wipe(&c, sizeof(c));
+	if (rc == STORE_OK)
+		op->failed = NULL;
+	return rc;
+}
+
+/* Answer what consent_finish_fn did; the store status for consent_answer. */
+static int
+consent_finish_answer(struct app *app, struct http_resp *resp, struct consent_finish_op *op,
+		      int rc)
+{
+	const struct authz_txn *t = &op->t;
+
+	if (rc == CONSENT_NOT_CALLER) {
+		consent_wrong_user(resp);
+		return STORE_OK;
+	}
+	if (rc == STORE_OK && !op->approve) {
+		authz_redirect_error(app, resp, 303, t, "access_denied", "the user denied access");
+	} else if (rc == STORE_OK) {
+		/* The approval is remembered in this browser only once the code
+		 * is on its way. */
+		if (authz_redirect_issued(app, resp, 303, t, op->code, t->user) == 0)
+			authz_remember_consent(app, resp, t, op->rec.id);
+	} else if (op->taken) {
+		authz_redirect_error(app, resp, 303, t,
+				     rc == STORE_BUSY ? "temporarily_unavailable" : "server_error",
+				     op->failed != NULL ? op->failed : "could not store the answer");
+		return STORE_OK;
+	}
+	return rc;
+}
+
 static int
 consent_finish(struct app *app, struct http_req *req, struct http_resp *resp, const char *id,
 	       int approve)
 {
-	struct authz_txn t;
-	int rc = authz_txn_get(app, id, &t);
+	struct consent_finish_op *op = calloc(1, sizeof(*op));
+	int rc;
 
-	/* The check comes before the take, so another user cannot use up
-	 * (and so deny) someone else's request. */
-	if (rc == STORE_OK && !consent_caller_ok(app, req, &t)) {
-		consent_wrong_user(resp);
-		authz_txn_wipe(&t);
-		return STORE_OK;
-	}
-	if (rc == STORE_OK)
-		rc = authz_txn_take(app, id, &t);
-	if (rc == STORE_OK && !approve)
-		authz_redirect_error(app, resp, 303, &t, "access_denied", "the user denied access");
-	else if (rc == STORE_OK)
-		consent_approve_user(app, resp, &t);
-	authz_txn_wipe(&t);
+	if (op == NULL)
+		return STORE_ERROR;
+	*op = (struct consent_finish_op){.app = app, .req = req, .id = id, .approve = approve};
+	rc = store_txn(app->store, 1, consent_finish_fn, op);
+	rc = consent_finish_answer(app, resp, op, rc);
+	crypto_wipe(op, sizeof(*op));
+	free(op);
 	return rc;
 }
 
@@ -221,10 +307,12 @@ consent_answer(struct app *app, struct http_req *req, struct http_resp *resp, co
 	}
 	/* Approve in oidc mode before login keeps the transaction for the
 	 * callback (the login is added to it once); every other answer ends
-	 * it here, once. */
-	rc = authz_txn_get(app, id, &t);
-	if (rc == STORE_OK && approve && app->cfg.identity != CONFIG_IDENTITY_REMOTE_USER &&
-	    t.user[0] == '\0')
+	 * it here, once.  remote-user: the user is always known, so there is
+	 * nothing to look at before consent_finish's own read. */
+	memset(&t, 0, sizeof(t));
+	if (app->cfg.identity == CONFIG_IDENTITY_REMOTE_USER)
+		rc = consent_finish(app, req, resp, id, approve);
+	else if ((rc = authz_txn_get(app, id, &t)) == STORE_OK && approve && t.user[0] == '\0')
 		rc = consent_approve_login(app, req, resp, id);
 	else if (rc == STORE_OK)
 		rc = consent_finish(app, req, resp, id, approve);

@@ -50,47 +50,45 @@ static const struct valid_field token_fields[F__MAX] = {
 	[F_CLIENT_SECRET] = {"client_secret", 255, 0, valid_vschar},
 };
 
+/* What the checks of a redeemed code compare it with. */
+struct token_code_ctx {
+	const struct app *app;
+	const struct oauth_client *cl;
+	const char *const *v;
+};
+
 /* The checks RFC 6749 §4.1.3 and RFC 7636 §4.6 ask of a redeemed code. */
 static const char *
-token_code_mismatch(const struct app *app, const struct oauth_client *cl,
-		    const struct oauth_code *c, const char *const *v)
+token_code_mismatch(const struct oauth_code *c, void *arg)
 {
-	if (strcmp(c->client_id, cl->client_id) != 0)
+	const struct token_code_ctx *x = arg;
+
+	if (strcmp(c->client_id, x->cl->client_id) != 0)
 		return "code was issued to another client";
-	if (strcmp(c->redirect_uri, v[F_REDIRECT_URI]) != 0)
+	if (strcmp(c->redirect_uri, x->v[F_REDIRECT_URI]) != 0)
 		return "redirect_uri differs from the authorization request";
-	if (!crypto_pkce_s256_check(v[F_VERIFIER], c->code_challenge))
+	if (!crypto_pkce_s256_check(x->v[F_VERIFIER], c->code_challenge))
 		return "code_verifier does not match the code_challenge";
-	if (c->resource[0] != '\0' && !oauth_resource_ok(&app->cfg, c->resource))
+	if (c->resource[0] != '\0' && !oauth_resource_ok(&x->app->cfg, c->resource))
 		return "code was issued for another resource";
 	return NULL;
 }
 
+/* Take the code, check it and create the grant in one store transaction
+ * (one durable write per exchange). */
 static enum oauth_err
 token_by_code(struct app *app, const struct oauth_client *cl, const char *const *v,
 	      struct oauth_tokens *tok, const char **why)
 {
-	struct oauth_code c;
-	int rc, refresh;
-	enum oauth_err e;
+	struct token_code_ctx x = {.app = app, .cl = cl, .v = v};
+	int refresh;
 
 	if (v[F_CODE] == NULL || v[F_VERIFIER] == NULL || v[F_REDIRECT_URI] == NULL) {
 		*why = "code, code_verifier and redirect_uri are required";
 		return OAUTH_E_REQUEST;
 	}
-	rc = oauth_code_take(app, v[F_CODE], &c, why);
-	if (rc != STORE_OK)
-		return rc == STORE_NOTFOUND ? OAUTH_E_GRANT : oauth_err_from_store(rc);
-	*why = token_code_mismatch(app, cl, &c, v);
-	if (*why != NULL) {
-		e = OAUTH_E_GRANT;
-	} else {
-		refresh = (cl->grant_types & OAUTH_GRANT_REFRESH) && app->cfg.refresh_token_ttl > 0;
-		e = oauth_grant_from_code(app, v[F_CODE], &c, refresh, tok);
-		*why = e == OAUTH_E_GRANT ? "code replayed while it was being redeemed" : NULL;
-	}
-	crypto_wipe(&c, sizeof(c));
-	return e;
+	refresh = (cl->grant_types & OAUTH_GRANT_REFRESH) && app->cfg.refresh_token_ttl > 0;
+	return oauth_code_exchange(app, v[F_CODE], token_code_mismatch, &x, refresh, tok, why);
 }
 
 static enum oauth_err

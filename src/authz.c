@@ -287,6 +287,26 @@ authz_delete(struct store_txn *tx, const struct authz_txn *t)
 	return rc;
 }
 
+int
+authz_txn_read_tx(struct store_txn *tx, const char *id, struct authz_txn *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!authz_id_ok(id))
+		return STORE_NOTFOUND;
+	rc = authz_read(tx, id, out);
+	if (rc != STORE_OK)
+		authz_txn_wipe(out);
+	return rc;
+}
+
+int
+authz_txn_delete_tx(struct store_txn *tx, const struct authz_txn *t)
+{
+	return authz_delete(tx, t);
+}
+
 static int
 authz_op_take(struct store_txn *tx, void *arg)
 {
@@ -561,30 +581,28 @@ authz_store_error(int rc)
 	return rc == STORE_BUSY ? "temporarily_unavailable" : "server_error";
 }
 
-int
-authz_redirect_code(struct app *app, struct http_resp *resp, int status,
-		    const struct authz_txn *t, const char *user, const char *name)
+void
+authz_code_init(const struct authz_txn *t, const char *user, const char *name,
+		struct oauth_code *c)
 {
-	struct oauth_code c;
-	char code[OAUTH_CODE_LEN + 1], qc[96], qu[96];
-	struct buf loc;
-	int rc, ret = -1;
+	memset(c, 0, sizeof(*c));
+	snprintf(c->client_id, sizeof(c->client_id), "%s", t->client_id);
+	snprintf(c->redirect_uri, sizeof(c->redirect_uri), "%s", t->redirect_uri);
+	snprintf(c->code_challenge, sizeof(c->code_challenge), "%s", t->code_challenge);
+	snprintf(c->resource, sizeof(c->resource), "%s", t->resource);
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	snprintf(c->name, sizeof(c->name), "%s", name != NULL ? name : "");
+	c->scope = t->scope;
+}
 
-	memset(&c, 0, sizeof(c));
-	snprintf(c.client_id, sizeof(c.client_id), "%s", t->client_id);
-	snprintf(c.redirect_uri, sizeof(c.redirect_uri), "%s", t->redirect_uri);
-	snprintf(c.code_challenge, sizeof(c.code_challenge), "%s", t->code_challenge);
-	snprintf(c.resource, sizeof(c.resource), "%s", t->resource);
-	snprintf(c.user, sizeof(c.user), "%s", user);
-	snprintf(c.name, sizeof(c.name), "%s", name != NULL ? name : "");
-	c.scope = t->scope;
-	rc = oauth_code_issue(app, &c, code, sizeof(code));
-	crypto_wipe(&c, sizeof(c));
-	if (rc != STORE_OK) {
-		authz_redirect_error(app, resp, status, t, authz_store_error(rc),
-				     "could not issue the authorization code");
-		return -1;
-	}
+int
+authz_redirect_issued(struct app *app, struct http_resp *resp, int status,
+		      const struct authz_txn *t, const char *code, const char *user)
+{
+	char qc[96], qu[96];
+	struct buf loc;
+	int ret = -1;
+
 	buf_init(&loc, HTTP_HEADER_LEN);
 	if (authz_location(&app->cfg, t->redirect_uri, t->state, code, NULL, NULL, &loc) == 0) {
 		authz_redirect(resp, status, &loc);
@@ -595,8 +613,28 @@ authz_redirect_code(struct app *app, struct http_resp *resp, int status,
 		/* Checked at /oauth/authorize, so this is a bug, not a client error. */
 		http_error_html(resp, 500, NULL, "The redirect address is too long.");
 	}
-	crypto_wipe(code, sizeof(code));
 	buf_free(&loc);
+	return ret;
+}
+
+int
+authz_redirect_code(struct app *app, struct http_resp *resp, int status,
+		    const struct authz_txn *t, const char *user, const char *name)
+{
+	struct oauth_code c;
+	char code[OAUTH_CODE_LEN + 1];
+	int rc, ret;
+
+	authz_code_init(t, user, name, &c);
+	rc = oauth_code_issue(app, &c, code, sizeof(code));
+	crypto_wipe(&c, sizeof(c));
+	if (rc != STORE_OK) {
+		authz_redirect_error(app, resp, status, t, authz_store_error(rc),
+				     "could not issue the authorization code");
+		return -1;
+	}
+	ret = authz_redirect_issued(app, resp, status, t, code, user);
+	crypto_wipe(code, sizeof(code));
 	return ret;
 }
 

@@ -94,6 +94,12 @@ int authz_txn_get(struct app *app, const char *id, struct authz_txn *out);
 /* Read and delete (with its state index) in one store transaction: exactly
  * one caller gets STORE_OK for an id. */
 int authz_txn_take(struct app *app, const char *id, struct authz_txn *out);
+/* authz_txn_take in two steps inside the caller's write transaction tx, so
+ * that a check can sit between them and other writes can share the lock:
+ * read a live transaction (STORE_NOTFOUND for an unknown, expired or
+ * malformed id), then delete it with its state index. */
+int authz_txn_read_tx(struct store_txn *tx, const char *id, struct authz_txn *out);
+int authz_txn_delete_tx(struct store_txn *tx, const struct authz_txn *t);
 /* After consent (identity = oidc): bind the login to this browser, record
  * login's secrets in transaction id and add the state index, atomically and
  * only once (STORE_EXISTS if a login already began).  The binding is the
@@ -141,6 +147,13 @@ void authz_redirect_error_logged(struct app *app, struct http_resp *resp, int st
  * redirect (temporarily_unavailable / server_error): -1. */
 int authz_redirect_code(struct app *app, struct http_resp *resp, int status,
 			 const struct authz_txn *t, const char *user, const char *name);
+/* Fill c with what a code for t says, issued to user (display name). */
+void authz_code_init(const struct authz_txn *t, const char *user, const char *name,
+		     struct oauth_code *c);
+/* The success redirect of authz_redirect_code for a code already issued
+ * (oauth_code_issue_tx): 0, or -1 with a 500 page. */
+int authz_redirect_issued(struct app *app, struct http_resp *resp, int status,
+			  const struct authz_txn *t, const char *code, const char *user);
 /* identity = oidc, consent already given: begin the upstream login for
  * transaction t->id, set the binding cookie and redirect to the provider: 0.
  * Errors become error redirects to the client (or an HTML page when the

@@ -757,6 +757,25 @@ out:
 	return rc;
 }
 
+int
+oauth_client_get_tx(struct store_txn *tx, const char *client_id, struct oauth_client *out)
+{
+	size_t n = client_id != NULL ? strlen(client_id) : 0;
+	struct store_val v = {0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (n == 0 || n >= OAUTH_ID_MAX || !valid_vschar(client_id, n))
+		return STORE_NOTFOUND;
+	rc = store_txn_get(tx, STORE_CLIENT, client_id, n, &v);
+	if (rc == STORE_OK)
+		rc = oauth_client_decode(&v, client_id, out);
+	store_val_free(&v);
+	if (rc != STORE_OK)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
 static int
 oauth_client_from_store(struct app *app, const char *client_id, struct oauth_client *out)
 {
@@ -1222,8 +1241,34 @@ oauth_hash(const struct app *app, const char *secret, char out[OAUTH_HASH_LEN + 
 	return crypto_token_hash(&app->keys, secret, out, OAUTH_HASH_LEN + 1) == 0 ? 0 : -1;
 }
 
+struct oauth_issue {
+	struct app *app;
+	struct oauth_code *c;
+	char *out;
+	size_t outsz;
+};
+
+static int
+oauth_issue_fn(struct store_txn *tx, void *arg)
+{
+	struct oauth_issue *is = arg;
+
+	return oauth_code_issue_tx(is->app, tx, is->c, is->out, is->outsz);
+}
+
 int
 oauth_code_issue(struct app *app, struct oauth_code *c, char *out, size_t outsz)
+{
+	struct oauth_issue is = {.app = app, .c = c, .out = out, .outsz = outsz};
+
+	if (outsz < OAUTH_CODE_LEN + 1 || c->client_id[0] == '\0' || c->user[0] == '\0')
+		return STORE_ERROR;
+	return store_txn(app->store, 1, oauth_issue_fn, &is);
+}
+
+int
+oauth_code_issue_tx(struct app *app, struct store_txn *tx, struct oauth_code *c, char *out,
+		    size_t outsz)
 {
 	/* crypto_random_token wants room for the padded length; the code is 43 chars. */
 	char code[CRYPTO_B64URL_LEN(32)], h[OAUTH_HASH_LEN + 1], *s = NULL;
@@ -1235,7 +1280,7 @@ oauth_code_issue(struct app *app, struct oauth_code *c, char *out, size_t outsz)
 	    crypto_random_token(code, sizeof(code), 32) != 0 ||
 	    oauth_hash(app, code, h) != 0 || (o = json_object_new_object()) == NULL)
 		goto out;
-	c->exp = time(NULL) + app->cfg.code_ttl;
+	c->exp = store_txn_now(tx) + app->cfg.code_ttl;
 	oauth_jadd_str(o, "c", c->client_id);
 	oauth_jadd_str(o, "r", c->redirect_uri);
 	oauth_jadd_str(o, "pc", c->code_challenge);
@@ -1245,7 +1290,7 @@ oauth_code_issue(struct app *app, struct oauth_code *c, char *out, size_t outsz)
 	json_object_object_add(o, "s", json_object_new_int64(c->scope));
 	if ((s = oauth_json_take(o, &len)) == NULL)
 		goto out;
-	rc = store_put(app->store, STORE_CODE, h, OAUTH_HASH_LEN, s, len, c->exp, STORE_PUT_INSERT);
+	rc = store_txn_put(tx, STORE_CODE, h, OAUTH_HASH_LEN, s, len, c->exp, STORE_PUT_INSERT);
 	if (rc == STORE_EXISTS) /* 256 random bits collided: the CSPRNG is broken */
 		rc = STORE_ERROR;
 	if (rc == STORE_OK)
@@ -1501,28 +1546,65 @@ oauth_consent_put_fn(struct store_txn *tx, void *arg)
 	return rc;
 }
 
+/* The record's key and the fields known before the store is read. */
+static int
+oauth_consent_prepare(struct app *app, const char *user, const char *client_id,
+		      const char *redirect_uri, unsigned scope, struct oauth_consent_op *op)
+{
+	memset(op->c, 0, sizeof(*op->c));
+	op->ttl = app->cfg.consent_ttl;
+	if (oauth_consent_key(user, client_id, redirect_uri, op->key, &op->keylen,
+			      op->c->redirect_key) != 0)
+		return STORE_ERROR;
+	snprintf(op->c->client_id, sizeof(op->c->client_id), "%s", client_id);
+	op->c->scope = scope;
+	return STORE_OK;
+}
+
 int
 oauth_consent_record(struct app *app, const char *user, const char *client_id,
 		     const char *redirect_uri, unsigned scope, struct oauth_consent *out)
 {
-	struct oauth_consent_op op = {.ttl = app->cfg.consent_ttl};
+	struct oauth_consent_op op;
 	struct oauth_consent tmp = {0};
 	int rc;
 
 	op.c = out != NULL ? out : &tmp;
-	memset(op.c, 0, sizeof(*op.c));
-	if (oauth_consent_key(user, client_id, redirect_uri, op.key, &op.keylen,
-			      op.c->redirect_key) != 0)
-		return STORE_ERROR;
+	if (oauth_consent_prepare(app, user, client_id, redirect_uri, scope, &op) != STORE_OK)
+		goto fail;
 	/* consent_ttl = 0: never remember a consent (id stays ""). */
 	if (op.ttl <= 0)
 		return STORE_OK;
-	snprintf(op.c->client_id, sizeof(op.c->client_id), "%s", client_id);
-	op.c->scope = scope;
 	rc = store_txn(app->store, 1, oauth_consent_put_fn, &op);
 	if (rc != STORE_OK)
 		memset(op.c, 0, sizeof(*op.c));
 	return rc;
+fail:
+	memset(op.c, 0, sizeof(*op.c));
+	return STORE_ERROR;
+}
+
+int
+oauth_consent_record_tx(struct app *app, struct store_txn *tx, const char *user,
+			const char *client_id, const char *redirect_uri, unsigned scope,
+			struct oauth_consent *out)
+{
+	struct oauth_consent_op op;
+	struct oauth_consent tmp = {0};
+	int rc;
+
+	op.c = out != NULL ? out : &tmp;
+	if (oauth_consent_prepare(app, user, client_id, redirect_uri, scope, &op) != STORE_OK)
+		goto fail;
+	if (op.ttl <= 0)
+		return STORE_OK;
+	rc = oauth_consent_put_fn(tx, &op);
+	if (rc != STORE_OK)
+		memset(op.c, 0, sizeof(*op.c));
+	return rc;
+fail:
+	memset(op.c, 0, sizeof(*op.c));
+	return STORE_ERROR;
 }
 
 int
@@ -1868,6 +1950,47 @@ out:
 	return rc;
 }
 
+/* Write a new grant g and its refresh index entry (g->rh, if any). */
+static int
+oauth_grant_write_tx(struct store_txn *tx, const struct oauth_grant *g)
+{
+	int rc = STORE_OK;
+
+	/* No rollback in GDBM: the grant record is what makes the access and
+	 * refresh tokens valid, so it is written last; the refresh index entry
+	 * before it is harmless alone (its token was never handed out) and is
+	 * removed again if the grant cannot be written. */
+	if (g->rh[0] != '\0')
+		rc = store_txn_put(tx, STORE_TOKEN, g->rh, OAUTH_HASH_LEN, g->id, strlen(g->id),
+				   g->exp, STORE_PUT_INSERT);
+	if (rc == STORE_OK) {
+		rc = oauth_grant_put_tx(tx, g, STORE_PUT_INSERT);
+		if (rc != STORE_OK && g->rh[0] != '\0')
+			store_txn_del(tx, STORE_TOKEN, g->rh, OAUTH_HASH_LEN);
+	}
+	return rc == STORE_EXISTS ? STORE_ERROR : rc;
+}
+
+/* The grant a redeemed code c creates at now, and its first tokens. */
+static int
+oauth_grant_prepare(struct app *app, const struct oauth_code *c, int with_refresh, time_t now,
+		    struct oauth_grant *g, struct oauth_tokens *out)
+{
+	time_t aexp;
+
+	snprintf(g->id, sizeof(g->id), "%s", c->grant_id);
+	snprintf(g->user, sizeof(g->user), "%s", c->user);
+	snprintf(g->name, sizeof(g->name), "%s", c->name);
+	snprintf(g->client_id, sizeof(g->client_id), "%s", c->client_id);
+	if (metadata_resource(&app->cfg, g->resource, sizeof(g->resource)) != 0)
+		return -1;
+	g->scope = c->scope;
+	g->created = now;
+	/* Without a refresh token the grant ends with its access token. */
+	g->exp = now + (with_refresh ? oauth_grant_ttl(&app->cfg) : app->cfg.access_token_ttl);
+	return oauth_mint(app, g, c->scope, now, with_refresh, out, &aexp);
+}
+
 struct oauth_create {
 	const char *code_hash;
 	struct oauth_grant *g;
@@ -1893,21 +2016,7 @@ oauth_create_fn(struct store_txn *tx, void *arg)
 	}
 	json_object_put(o);
 	store_val_free(&v);
-	if (rc != STORE_OK)
-		return rc;
-	/* No rollback in GDBM: the grant record is what makes the access and
-	 * refresh tokens valid, so it is written last; the refresh index entry
-	 * before it is harmless alone (its token was never handed out) and is
-	 * removed again if the grant cannot be written. */
-	if (c->g->rh[0] != '\0')
-		rc = store_txn_put(tx, STORE_TOKEN, c->g->rh, OAUTH_HASH_LEN, c->g->id,
-				   strlen(c->g->id), c->g->exp, STORE_PUT_INSERT);
-	if (rc == STORE_OK) {
-		rc = oauth_grant_put_tx(tx, c->g, STORE_PUT_INSERT);
-		if (rc != STORE_OK && c->g->rh[0] != '\0')
-			store_txn_del(tx, STORE_TOKEN, c->g->rh, OAUTH_HASH_LEN);
-	}
-	return rc == STORE_EXISTS ? STORE_ERROR : rc;
+	return rc != STORE_OK ? rc : oauth_grant_write_tx(tx, c->g);
 }
 
 enum oauth_err
@@ -1917,26 +2026,14 @@ oauth_grant_from_code(struct app *app, const char *code, const struct oauth_code
 	struct oauth_grant *g = calloc(1, sizeof(*g));
 	struct oauth_create cr = {.g = g};
 	char h[OAUTH_HASH_LEN + 1];
-	time_t now = time(NULL), aexp;
 	enum oauth_err e = OAUTH_E_SERVER;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (g == NULL || oauth_hash(app, code, h) != 0)
+	if (g == NULL || oauth_hash(app, code, h) != 0 ||
+	    oauth_grant_prepare(app, c, with_refresh, time(NULL), g, out) != 0)
 		goto out;
 	cr.code_hash = h;
-	snprintf(g->id, sizeof(g->id), "%s", c->grant_id);
-	snprintf(g->user, sizeof(g->user), "%s", c->user);
-	snprintf(g->name, sizeof(g->name), "%s", c->name);
-	snprintf(g->client_id, sizeof(g->client_id), "%s", c->client_id);
-	if (metadata_resource(&app->cfg, g->resource, sizeof(g->resource)) != 0)
-		goto out;
-	g->scope = c->scope;
-	g->created = now;
-	/* Without a refresh token the grant ends with its access token. */
-	g->exp = now + (with_refresh ? oauth_grant_ttl(&app->cfg) : app->cfg.access_token_ttl);
-	if (oauth_mint(app, g, c->scope, now, with_refresh, out, &aexp) != 0)
-		goto out;
 	rc = store_txn(app->store, 1, oauth_create_fn, &cr);
 	e = rc == STORE_NOTFOUND ? OAUTH_E_GRANT : oauth_err_from_store(rc);
 out:
@@ -1945,6 +2042,121 @@ out:
 	if (g != NULL)
 		crypto_wipe(g, sizeof(*g));
 	free(g);
+	return e;
+}
+
+/* ---- code exchange in one transaction ----------------------------------- */
+
+struct oauth_exchange {
+	struct app *app;
+	const char *code_hash;
+	struct oauth_redeem r;
+	struct oauth_code code;
+	oauth_code_check_fn check;
+	void *arg;
+	int with_refresh;
+	struct oauth_grant g;
+	struct oauth_tokens *out;
+	enum oauth_err err; /* for a refusal (the callback then returns STORE_NOTFOUND) */
+	const char *why;
+};
+
+/* A replayed code: its used-code record is marked (already done by the
+ * caller) and the grant it created, if any, ends now. */
+static int
+oauth_exchange_replay(struct store_txn *tx, struct oauth_exchange *x)
+{
+	int rc = oauth_grant_revoke_tx(tx, x->r.grant);
+
+	if (rc == STORE_ERROR)
+		return rc;
+	/* RFC 6749 §4.1.2 / OAuth 2.1 §4.1.3: revoke what the code gave. */
+	x->why = rc == STORE_OK ? "code replayed; its grant was revoked"
+				: "code replayed; no grant had been issued from it";
+	return STORE_NOTFOUND;
+}
+
+/*
+ * Take the code (the used-code record replaces it, exactly as
+ * oauth_code_take does), check it, create the grant: all under one lock, so
+ * one durable write covers the whole exchange and no replay can slip in
+ * between the take and the grant.  The code is used up even when the check
+ * refuses it (RFC 6749 §4.1.2: a code is good for one attempt).
+ */
+static int
+oauth_exchange_fn(struct store_txn *tx, void *arg)
+{
+	struct oauth_exchange *x = arg;
+	struct store_val v = {0};
+	void *newdata = NULL;
+	size_t newlen = 0;
+	time_t newexp;
+	int rc = store_txn_get(tx, STORE_CODE, x->code_hash, OAUTH_HASH_LEN, &v);
+
+	if (rc != STORE_OK)
+		return rc;
+	newexp = v.expires;
+	x->r.tomb_exp = store_txn_now(tx) + oauth_grant_ttl(&x->app->cfg);
+	rc = oauth_redeem_fn(&v, &newdata, &newlen, &newexp, &x->r);
+	store_val_free(&v);
+	if (rc == STORE_OK)
+		rc = store_txn_put(tx, STORE_CODE, x->code_hash, OAUTH_HASH_LEN, newdata, newlen,
+				   newexp, STORE_PUT_REPLACE);
+	if (rc != STORE_OK)
+		return rc;
+	if (x->r.replayed)
+		return oauth_exchange_replay(tx, x);
+	memcpy(x->code.grant_id, x->r.grant, sizeof(x->r.grant));
+	if (x->check != NULL && (x->why = x->check(&x->code, x->arg)) != NULL)
+		return STORE_NOTFOUND;
+	if (oauth_grant_prepare(x->app, &x->code, x->with_refresh, store_txn_now(tx), &x->g,
+				x->out) != 0) {
+		x->err = OAUTH_E_SERVER;
+		x->why = "could not mint the tokens";
+		return STORE_ERROR;
+	}
+	return oauth_grant_write_tx(tx, &x->g);
+}
+
+enum oauth_err
+oauth_code_exchange(struct app *app, const char *code, oauth_code_check_fn check, void *arg,
+		    int with_refresh, struct oauth_tokens *out, const char **why)
+{
+	struct oauth_exchange *x = calloc(1, sizeof(*x));
+	char h[OAUTH_HASH_LEN + 1];
+	size_t n = code != NULL ? strlen(code) : 0;
+	const char *dummy = NULL;
+	enum oauth_err e = OAUTH_E_SERVER;
+	int rc;
+
+	why = why != NULL ? why : &dummy;
+	memset(out, 0, sizeof(*out));
+	*why = NULL;
+	if (x == NULL)
+		return OAUTH_E_SERVER;
+	x->why = "unknown or expired code";
+	if (n != OAUTH_CODE_LEN || !valid_b64url_chars(code, n)) {
+		e = OAUTH_E_GRANT;
+		goto out;
+	}
+	if (oauth_hash(app, code, h) != 0 || token_grant_id_new(x->r.grant) != 0)
+		goto out;
+	x->app = app;
+	x->code_hash = h;
+	x->r.out = &x->code;
+	x->check = check;
+	x->arg = arg;
+	x->with_refresh = with_refresh;
+	x->out = out;
+	x->err = OAUTH_E_GRANT;
+	rc = store_txn(app->store, 1, oauth_exchange_fn, x);
+	e = rc == STORE_NOTFOUND ? x->err : oauth_err_from_store(rc);
+out:
+	*why = e == OAUTH_OK ? NULL : x->why;
+	if (e != OAUTH_OK)
+		crypto_wipe(out, sizeof(*out));
+	crypto_wipe(x, sizeof(*x));
+	free(x);
 	return e;
 }
 

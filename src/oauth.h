@@ -65,6 +65,11 @@ struct oauth_client {
  * then the static list.  STORE_OK, STORE_NOTFOUND (unknown or document
  * refused), STORE_BUSY or STORE_ERROR. */
 int oauth_client_get(struct app *app, const char *client_id, struct oauth_client *out);
+/* The registered (STORE_CLIENT) part of oauth_client_get, inside the
+ * caller's transaction tx: STORE_OK, STORE_NOTFOUND (then ask
+ * oauth_client_get, outside any transaction, for the other sources) or
+ * STORE_ERROR (a damaged record). */
+int oauth_client_get_tx(struct store_txn *tx, const char *client_id, struct oauth_client *out);
 /* 1 when redirect_uri is registered for c: exact string match, except that
  * for an http loopback redirect URI the port may differ (RFC 8252 §7.3). */
 int oauth_redirect_allowed(const struct oauth_client *c, const char *redirect_uri);
@@ -91,6 +96,10 @@ struct oauth_code {
 /* Store a new single-use code for c (expiry now + code_ttl, set here) and
  * write the code into out (>= OAUTH_CODE_LEN + 1).  STORE_* status. */
 int oauth_code_issue(struct app *app, struct oauth_code *c, char *out, size_t outsz);
+/* oauth_code_issue inside the caller's write transaction tx, so that the
+ * code can be stored together with other writes (one lock, one sync). */
+int oauth_code_issue_tx(struct app *app, struct store_txn *tx, struct oauth_code *c, char *out,
+			size_t outsz);
 /* Atomically take the code: exactly one caller ever gets STORE_OK for a code.
  * A second attempt gets STORE_NOTFOUND and revokes every token issued from
  * that code (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3). */
@@ -123,6 +132,10 @@ struct oauth_consent {
  * STORE_BUSY, or STORE_ERROR (also for an empty or too long argument). */
 int oauth_consent_record(struct app *app, const char *user, const char *client_id,
 			 const char *redirect_uri, unsigned scope, struct oauth_consent *out);
+/* oauth_consent_record inside the caller's write transaction tx. */
+int oauth_consent_record_tx(struct app *app, struct store_txn *tx, const char *user,
+			    const char *client_id, const char *redirect_uri, unsigned scope,
+			    struct oauth_consent *out);
 /* The live record of user for client_id + redirect_uri.  STORE_OK,
  * STORE_NOTFOUND (none, expired, damaged, bad arguments), STORE_BUSY,
  * STORE_ERROR. */
@@ -251,6 +264,19 @@ struct oauth_tokens {
 enum oauth_err oauth_grant_from_code(struct app *app, const char *code,
 				     const struct oauth_code *c, int with_refresh,
 				     struct oauth_tokens *out);
+/* What the token endpoint checks of a code it redeems (client, redirect
+ * URI, PKCE, resource): NULL to go on, or a static reason to refuse. */
+typedef const char *(*oauth_code_check_fn)(const struct oauth_code *c, void *arg);
+/* The whole authorization_code grant in ONE store write transaction:
+ * oauth_code_take (single use; a replayed code revokes the grant it gave),
+ * then check(c, arg) (may be NULL), then oauth_grant_from_code.  A code that
+ * fails the check is used up all the same.  OAUTH_OK with out filled;
+ * OAUTH_E_GRANT (unknown, expired, replayed, refused by check),
+ * OAUTH_E_BUSY or OAUTH_E_SERVER, with a static reason in *why (why may
+ * be NULL). */
+enum oauth_err oauth_code_exchange(struct app *app, const char *code, oauth_code_check_fn check,
+				   void *arg, int with_refresh, struct oauth_tokens *out,
+				   const char **why);
 /* Rotate refresh token rt of client (RFC 6749 §6, OAuth 2.1 §4.3.1):
  * new access + refresh pair, the old token retired.  A retired token
  * presented again revokes the grant (RFC 9700 §4.14.2) unless it is the one

@@ -72,6 +72,10 @@ like "$RESP_BODY" "name=\"csrf\" value=\"$first_csrf\"" "CSRF token stable acros
 
 hreq "$SRV_URL" GET "/oauth/consent?txn=$TXN" "${BOB[@]}"
 is "$RESP_STATUS" 403 "another user cannot see alice's request"
+# lighttpd.conf caches login checks (auth.cache): a password that passed
+# must not let another one pass for the same user.
+hreq "$SRV_URL" GET "/oauth/consent?txn=$TXN" -u alice:pw-alicf
+is "$RESP_STATUS" 401 "login cache: a wrong password after the right one is refused"
 for q in '' 'txn=' 'txn=short' "txn=${TXN}x" "txn=$TXN&txn=$TXN" \
 	'txn=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' 'txn=%zz'; do
 	hreq "$SRV_URL" GET "/oauth/consent?$q" "${ALICE[@]}"

@@ -101,6 +101,57 @@ test_codec(void)
 	free(big);
 }
 
+/* authz_txn_take in two steps inside one caller transaction. */
+struct two_step {
+	const char *id;
+	int check; /* 1: refuse between read and delete */
+	struct authz_txn t;
+	int rc_read, rc_del;
+};
+
+static int
+two_step_fn(struct store_txn *tx, void *arg)
+{
+	struct two_step *op = arg;
+
+	op->rc_del = -99;
+	op->rc_read = authz_txn_read_tx(tx, op->id, &op->t);
+	if (op->rc_read != STORE_OK || op->check)
+		return op->rc_read;
+	op->rc_del = authz_txn_delete_tx(tx, &op->t);
+	return op->rc_del;
+}
+
+static void
+test_store_tx(struct app *app)
+{
+	static const char *const bad[] = {"", "short", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!",
+					  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
+	struct two_step op;
+	struct authz_txn t, a;
+
+	fill(&t);
+	is_int(authz_txn_create(app, &t), STORE_OK, "tx: create");
+	memset(&op, 0, sizeof(op));
+	op.id = t.id;
+	op.check = 1;
+	is_int(store_txn(app->store, 1, two_step_fn, &op), STORE_OK, "tx: read only");
+	is_str(op.t.state, t.state, "tx: read the record");
+	is_int(op.rc_del, -99, "tx: nothing deleted");
+	is_int(authz_txn_get(app, t.id, &a), STORE_OK, "tx: still there after a refused check");
+	op.check = 0;
+	is_int(store_txn(app->store, 1, two_step_fn, &op), STORE_OK, "tx: read and delete");
+	is_int(authz_txn_get(app, t.id, &a), STORE_NOTFOUND, "tx: gone after the delete");
+	is_int(store_txn(app->store, 1, two_step_fn, &op), STORE_NOTFOUND, "tx: single use");
+	ok(op.t.id[0] == '\0' && op.t.client_id[0] == '\0', "tx: nothing read the second time");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		op.id = bad[i];
+		is_int(store_txn(app->store, 0, two_step_fn, &op), STORE_NOTFOUND,
+		       "tx: bad id %zu not found", i);
+	}
+	authz_txn_wipe(&t);
+}
+
 static void
 test_store(struct app *app)
 {
@@ -287,6 +338,26 @@ test_redirects(struct app *app)
 	is_str(header(&r, "Cache-Control"), "no-store", "no-store");
 	http_resp_free(&r);
 
+	/* A code issued elsewhere (inside a bigger store transaction). */
+	http_resp_init(&r);
+	is_int(authz_redirect_issued(app, &r, 303, &t, "CODE-x", t.user), 0, "issued code redirect");
+	loc = header(&r, "Location");
+	ok(loc != NULL && strncmp(loc, "https://client.example/cb?x=1&code=CODE-x&state=", 48) == 0,
+	   "issued code goes to the redirect URI with state");
+	is_str(header(&r, "Referrer-Policy"), "no-referrer", "issued code: no referrer");
+	http_resp_free(&r);
+	{
+		struct oauth_code c;
+
+		authz_code_init(&t, "local:bob", NULL, &c);
+		ok(strcmp(c.client_id, t.client_id) == 0 && strcmp(c.redirect_uri, t.redirect_uri) == 0 &&
+			   strcmp(c.code_challenge, t.code_challenge) == 0 &&
+			   strcmp(c.resource, t.resource) == 0 && c.scope == t.scope,
+		   "code_init copies the transaction");
+		ok(strcmp(c.user, "local:bob") == 0 && c.name[0] == '\0' && c.grant_id[0] == '\0',
+		   "code_init: user, no name, no grant yet");
+	}
+
 	http_resp_init(&r);
 	is_int(authz_set_cookie(&r, "__Host-x", "v", 60), 0, "set cookie");
 	is_str(header(&r, "Set-Cookie"), "__Host-x=v; Max-Age=60; Path=/; Secure; HttpOnly; SameSite=Lax",
@@ -351,6 +422,7 @@ main(void)
 	test_codec();
 	if (app.store != NULL) {
 		test_store(&app);
+		test_store_tx(&app);
 		test_redirects(&app);
 	} else {
 		ok(0, "store opened");

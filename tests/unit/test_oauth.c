@@ -653,6 +653,230 @@ test_grant_from_code(void)
 	is_str(t.refresh, "", "no refresh token");
 }
 
+/* ---- the code exchange in one transaction -------------------------------- */
+
+struct exchange_check {
+	const char *client;
+	int calls;
+};
+
+/* What the token endpoint checks, reduced to the client. */
+static const char *
+exchange_check_fn(const struct oauth_code *c, void *arg)
+{
+	struct exchange_check *x = arg;
+
+	x->calls++;
+	return strcmp(c->client_id, x->client) == 0 ? NULL : "code was issued to another client";
+}
+
+static void
+test_code_exchange(void)
+{
+	static const char *const bad[] = {
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", /* well-formed, unknown */
+		"short", "", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!",
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", /* 44 characters */
+	};
+	struct exchange_check chk = {.client = "pub-1"};
+	struct oauth_code c;
+	struct oauth_tokens t, t2;
+	struct token_access acc;
+	struct oauth_client cl = make_client("pub-1");
+	char code[OAUTH_CODE_LEN + 1];
+	const char *why;
+
+	make_code_req(&c, "pub-1", verifier);
+	is_int(oauth_code_issue(&app, &c, code, sizeof(code)), STORE_OK, "exchange: code issued");
+	is_int(oauth_code_exchange(&app, code, exchange_check_fn, &chk, 1, &t, &why), OAUTH_OK,
+	       "exchange: code -> tokens");
+	ok(why == NULL && chk.calls == 1, "exchange: checked once, no reason");
+	ok(strncmp(t.access, "mga_", 4) == 0 && strncmp(t.refresh, "mgr_", 4) == 0 &&
+		   t.scope == SCOPE_ALL && t.expires_in == app.cfg.access_token_ttl,
+	   "exchange: access and refresh token");
+	is_int(token_access_verify(&app.keys, "https://mcp.example.com/mcp", t.access, time(NULL),
+				   &acc),
+	       TOKEN_OK, "exchange: access token opens");
+	ok(strcmp(acc.user, "local:alice") == 0 && strcmp(acc.client_id, "pub-1") == 0,
+	   "exchange: access token carries user and client");
+	ok(access_live(t.access), "exchange: grant live");
+	is_int(oauth_grant_refresh(&app, &cl, t.refresh, 0, 0, &t2, &why), OAUTH_OK,
+	       "exchange: refresh token rotates");
+	/* RFC 6749 §4.1.2: a second use revokes everything the code gave. */
+	is_int(oauth_code_exchange(&app, code, exchange_check_fn, &chk, 1, &t, &why), OAUTH_E_GRANT,
+	       "exchange: replay refused");
+	ok(why != NULL && strstr(why, "revoked") != NULL, "exchange: replay revoked (%s)", why);
+	ok(t.access[0] == '\0' && t.refresh[0] == '\0', "exchange: nothing handed out on replay");
+	ok(!access_live(t2.access), "exchange: the grant is gone");
+	is_int(chk.calls, 1, "exchange: a replay is not checked");
+
+	/* A code that fails the check is used up all the same. */
+	chk.client = "pub-2";
+	oauth_code_issue(&app, &c, code, sizeof(code));
+	is_int(oauth_code_exchange(&app, code, exchange_check_fn, &chk, 1, &t, &why), OAUTH_E_GRANT,
+	       "exchange: check refuses");
+	is_str(why, "code was issued to another client", "exchange: the check's reason");
+	chk.client = "pub-1";
+	is_int(oauth_code_exchange(&app, code, exchange_check_fn, &chk, 1, &t, &why), OAUTH_E_GRANT,
+	       "exchange: refused code cannot be retried");
+	ok(why != NULL && strstr(why, "no grant") != NULL, "exchange: no grant to revoke (%s)", why);
+
+	/* No check, no refresh token. */
+	oauth_code_issue(&app, &c, code, sizeof(code));
+	is_int(oauth_code_exchange(&app, code, NULL, NULL, 0, &t, &why), OAUTH_OK,
+	       "exchange: without check and refresh");
+	is_str(t.refresh, "", "exchange: no refresh token");
+	ok(access_live(t.access), "exchange: grant without refresh live");
+
+	/* The same record format as the two-step API: a code taken by the
+	 * exchange is a replay for oauth_code_take, and the other way round. */
+	oauth_code_issue(&app, &c, code, sizeof(code));
+	is_int(oauth_code_exchange(&app, code, NULL, NULL, 1, &t, &why), OAUTH_OK, "exchange: again");
+	is_int(oauth_code_redeem(&app, code, &c), STORE_NOTFOUND, "exchange: then redeem is a replay");
+	ok(!access_live(t.access), "exchange: and revokes the grant");
+	make_code_req(&c, "pub-1", verifier);
+	oauth_code_issue(&app, &c, code, sizeof(code));
+	is_int(oauth_code_take(&app, code, &c, &why), STORE_OK, "exchange: taken the old way");
+	is_int(oauth_code_exchange(&app, code, NULL, NULL, 1, &t, &why), OAUTH_E_GRANT,
+	       "exchange: then exchange is a replay");
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		is_int(oauth_code_exchange(&app, bad[i], NULL, NULL, 1, &t, &why), OAUTH_E_GRANT,
+		       "exchange: bad code %zu refused", i);
+		ok(why != NULL && t.access[0] == '\0', "exchange: bad code %zu has a reason", i);
+	}
+	is_int(oauth_code_exchange(&app, NULL, NULL, NULL, 1, &t, &why), OAUTH_E_GRANT,
+	       "exchange: NULL code refused");
+	/* An expired code reads as absent. */
+	make_code_req(&c, "pub-1", verifier);
+	app.cfg.code_ttl = 0;
+	oauth_code_issue(&app, &c, code, sizeof(code));
+	app.cfg.code_ttl = 60;
+	is_int(oauth_code_exchange(&app, code, NULL, NULL, 1, &t, &why), OAUTH_E_GRANT,
+	       "exchange: expired code refused");
+}
+
+/* Many processes exchange one code at once: exactly one gets tokens, and
+ * the others are replays, which revoke the winner's grant. */
+static void
+test_code_exchange_race(void)
+{
+	enum { N = 12 };
+	struct oauth_code c;
+	char code[OAUTH_CODE_LEN + 1];
+	int gate[2], res[2], wins = 0, losses = 0, other = 0;
+	pid_t pids[N];
+	char access[TOKEN_ACCESS_MAX] = "";
+
+	make_code_req(&c, "pub-1", verifier);
+	oauth_code_issue(&app, &c, code, sizeof(code));
+	if (pipe(gate) != 0 || pipe(res) != 0)
+		return;
+	for (int i = 0; i < N; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			struct oauth_tokens t;
+			const char *why;
+			char b;
+			enum oauth_err e;
+
+			close(gate[1]);
+			close(res[0]);
+			if (read(gate[0], &b, 1) < 0)
+				_exit(3);
+			e = oauth_code_exchange(&app, code, NULL, NULL, 1, &t, &why);
+			if (e == OAUTH_OK && write(res[1], t.access, strlen(t.access) + 1) < 0)
+				_exit(3);
+			_exit(e == OAUTH_OK ? 0 : e == OAUTH_E_GRANT ? 1 : 2);
+		}
+	}
+	close(gate[0]);
+	close(gate[1]);
+	close(res[1]);
+	for (int i = 0; i < N; i++) {
+		int st = 0;
+
+		if (pids[i] > 0 && waitpid(pids[i], &st, 0) == pids[i] && WIFEXITED(st))
+			*(WEXITSTATUS(st) == 0 ? &wins : WEXITSTATUS(st) == 1 ? &losses : &other) += 1;
+		else
+			other++;
+	}
+	if (read(res[0], access, sizeof(access) - 1) < 0)
+		access[0] = '\0';
+	close(res[0]);
+	is_int(wins, 1, "exchange race: exactly one process gets tokens");
+	is_int(losses, N - 1, "exchange race: every other one is refused");
+	is_int(other, 0, "exchange race: no errors");
+	ok(access[0] != '\0' && !access_live(access), "exchange race: the replays revoked the grant");
+}
+
+/* Several writes of one request in one transaction. */
+struct combo {
+	struct oauth_code c;
+	char code[OAUTH_CODE_LEN + 1];
+	struct oauth_consent rec;
+	struct oauth_client cl;
+	int rc_client, rc_consent, rc_code;
+};
+
+static int
+combo_fn(struct store_txn *tx, void *arg)
+{
+	struct combo *k = arg;
+
+	k->rc_client = oauth_client_get_tx(tx, "dyn-tx", &k->cl);
+	k->rc_consent = oauth_consent_record_tx(&app, tx, "local:carol", "pub-1",
+						"https://a.example/cb", SCOPE_ALL, &k->rec);
+	k->rc_code = oauth_code_issue_tx(&app, tx, &k->c, k->code, sizeof(k->code));
+	return k->rc_code;
+}
+
+static int
+combo_missing_fn(struct store_txn *tx, void *arg)
+{
+	struct combo *k = arg;
+
+	k->rc_client = oauth_client_get_tx(tx, "no-such-client", &k->cl);
+	k->rc_consent = oauth_consent_record_tx(&app, tx, "", "pub-1", "https://a.example/cb", 1,
+						&k->rec);
+	return STORE_OK;
+}
+
+static void
+test_tx_forms(void)
+{
+	struct combo *k = calloc(1, sizeof(*k));
+	struct oauth_client reg;
+	struct oauth_consent got;
+	struct oauth_code taken;
+
+	if (k == NULL)
+		return;
+	memset(&reg, 0, sizeof(reg));
+	snprintf(reg.client_id, sizeof(reg.client_id), "dyn-tx");
+	snprintf(reg.client_name, sizeof(reg.client_name), "In a transaction");
+	snprintf(reg.redirect_uris[0], OAUTH_URI_MAX, "https://a.example/cb");
+	reg.n_redirect_uris = 1;
+	reg.grant_types = OAUTH_GRANT_CODE;
+	is_int(oauth_client_put(&app, &reg), STORE_OK, "tx: client registered");
+	make_code_req(&k->c, "pub-1", verifier);
+	is_int(store_txn(app.store, 1, combo_fn, k), STORE_OK, "tx: one write transaction");
+	is_int(k->rc_client, STORE_OK, "tx: client read inside it");
+	is_str(k->cl.client_name, "In a transaction", "tx: client fields");
+	is_int(k->rc_consent, STORE_OK, "tx: consent recorded inside it");
+	is_int(strlen(k->rec.id), OAUTH_CONSENT_ID_LEN, "tx: consent id");
+	is_int(oauth_consent_get(&app, "local:carol", "pub-1", "https://a.example/cb", &got), STORE_OK,
+	       "tx: consent readable afterwards");
+	is_str(got.id, k->rec.id, "tx: the same record");
+	is_int(oauth_code_take(&app, k->code, &taken, NULL), STORE_OK, "tx: code redeemable");
+	is_str(taken.user, "local:alice", "tx: code fields");
+	is_int(store_txn(app.store, 1, combo_missing_fn, k), STORE_OK, "tx: bad arguments");
+	is_int(k->rc_client, STORE_NOTFOUND, "tx: unknown client");
+	is_int(k->rc_consent, STORE_ERROR, "tx: consent without a user refused");
+	ok(k->rec.id[0] == '\0', "tx: and nothing returned");
+	free(k);
+}
+
 static void
 test_rotation(void)
 {
@@ -1079,6 +1303,9 @@ main(void)
 	test_code_race_processes();
 	test_code_race_threads();
 	test_grant_from_code();
+	test_code_exchange();
+	test_code_exchange_race();
+	test_tx_forms();
 	test_rotation();
 	test_revoke_lookup();
 	test_consent();
