@@ -90,23 +90,35 @@ http_getenv(const struct http_req *req, const char *name)
 static void
 http_new_id(char *id, size_t idsz)
 {
+	/* A random start per thread, then a counter through a bijective mixer
+	 * (splitmix64's finaliser): ids stay unique within the process and
+	 * unguessable-looking without a CSPRNG call per request, which was 4 %
+	 * of a snippet read.  They only correlate log lines. */
+	static _Thread_local uint64_t next;
+	static _Thread_local int seeded;
 	static const char hex[] = "0123456789abcdef";
-	unsigned char r[8];
+	uint64_t v;
 	size_t i;
 
-	if (crypto_random(r, sizeof(r)) != 0) {
-		/* The id only correlates log lines; a weak one beats none. */
-		struct timespec ts;
-		uint64_t v;
+	if (!seeded) {
+		if (crypto_random(&next, sizeof(next)) != 0) {
+			struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		v = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 44);
-		for (i = 0; i < sizeof(r); i++)
-			r[i] = (unsigned char)(v >> (8 * i));
+			clock_gettime(CLOCK_REALTIME, &ts);
+			next = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^
+			       ((uint64_t)getpid() << 44);
+		}
+		seeded = 1;
 	}
-	for (i = 0; i < sizeof(r) && 2 * i + 2 < idsz; i++) {
-		id[2 * i] = hex[r[i] >> 4];
-		id[2 * i + 1] = hex[r[i] & 15];
+	v = next++;
+	v = (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	v = (v ^ (v >> 27)) * 0x94d049bb133111ebULL;
+	v ^= v >> 31;
+	for (i = 0; i < 8 && 2 * i + 2 < idsz; i++) {
+		unsigned b = (unsigned)(v >> (56 - 8 * i)) & 0xff;
+
+		id[2 * i] = hex[b >> 4];
+		id[2 * i + 1] = hex[b & 15];
 	}
 	id[2 * i] = '\0';
 }

@@ -287,6 +287,12 @@ test_form_random(void)
 
 /* ---- request environment ---- */
 
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 static void
 test_req_env(void)
 {
@@ -330,6 +336,28 @@ test_req_env(void)
 	is_int(strspn(req.id, "0123456789abcdef"), 16, "request id is hex");
 	http_req_init(&req2, env, NULL, NULL);
 	ok(strcmp(req.id, req2.id) != 0, "request ids differ");
+	{
+		/* Consecutive ids come from a counter: none may repeat, and they
+		 * must not look sequential in the logs. */
+		static char ids[2000][17];
+		struct http_req r;
+		int dup = 0, hexok = 1, close = 0;
+
+		for (size_t i = 0; i < 2000; i++) {
+			http_req_init(&r, env, NULL, NULL);
+			memcpy(ids[i], r.id, sizeof(ids[i]));
+			hexok &= strlen(r.id) == 16 && strspn(r.id, "0123456789abcdef") == 16;
+			http_req_free(&r);
+		}
+		qsort(ids, 2000, sizeof(ids[0]), id_cmp);
+		for (size_t i = 1; i < 2000; i++) {
+			dup += strcmp(ids[i - 1], ids[i]) == 0;
+			close += strncmp(ids[i - 1], ids[i], 8) == 0;
+		}
+		ok(hexok, "2000 ids: 16 hex digits each");
+		is_int(dup, 0, "2000 ids: none repeats");
+		ok(close < 5, "2000 ids: spread over the space (%d share their first half)", close);
+	}
 	is_str(http_getenv(&req, "NOPE"), "", "http_getenv absent");
 	is_str(http_getenv(&req, "QUERY_STRING"), "x=1&y=%3F", "http_getenv present");
 	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++)
