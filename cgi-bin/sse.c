@@ -67,6 +67,7 @@
 #define SSE_TICK_MS 250          /* the timer: pings, expiry, timeouts */
 #define SSE_WRITE_TIMEOUT_MS 30000 /* a client that accepts nothing this long is gone */
 #define SSE_REQUEST_TIMEOUT_MS 30000 /* a connection that sends no complete request */
+#define SSE_LINGER_MS 2000       /* at most this for the server to finish sending */
 #define SSE_DRAIN_MS 600         /* on SIGTERM: time for queued output to drain */
 #define SSE_FD_SPARE 64          /* descriptors besides the streams' (store, bus, logs) */
 #define SSE_READ_CHUNK 16384
@@ -78,7 +79,8 @@
 enum sse_state {
 	SSE_READING = 0, /* waiting for a complete request */
 	SSE_STREAMING,   /* the stream is open */
-	SSE_CLOSING      /* the response is complete: close once written */
+	SSE_CLOSING,     /* the response is complete: close once written */
+	SSE_LINGER       /* written and our side shut: read to EOF, then close */
 };
 
 struct sse_ctx;
@@ -349,6 +351,15 @@ sse_closed_out(struct sse_conn *k)
 		fcgirec_end_request(&k->rd);
 		k->state = SSE_READING;
 		k->since = sse_now_ms();
+	} else if (!k->raw && k->fd >= 0 && shutdown(k->fd, SHUT_WR) == 0) {
+		/* An answer given as soon as the parameters are in (a 401, a 503)
+		 * can be complete before the web server has sent the request's
+		 * empty stdin record.  Closing now would make that write fail, and
+		 * Apache's mod_proxy_fcgi then answers 503 in place of ours.  So
+		 * shut our side only and close when the server closes its side
+		 * (or after SSE_LINGER_MS), as libfcgi does. */
+		k->state = SSE_LINGER;
+		k->since = sse_now_ms();
 	} else {
 		sse_conn_close(k);
 	}
@@ -360,7 +371,7 @@ sse_finish(struct sse_conn *k)
 {
 	struct buf *f = &k->c->frame;
 
-	if (k->dead || k->state == SSE_CLOSING)
+	if (k->dead || k->state == SSE_CLOSING || k->state == SSE_LINGER)
 		return;
 	k->state = SSE_CLOSING;
 	if (!k->raw) {
@@ -810,6 +821,8 @@ sse_on_readable(struct sse_conn *k)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
+		if (n > 0 && k->state == SSE_LINGER)
+			continue; /* the rest of a request already answered */
 		if (n <= 0) {
 			/* The web server closed the connection: its client left. */
 			if (k->st != NULL)
@@ -985,6 +998,10 @@ sse_tick_one(struct sse_conn *k, long long now, struct sse_conn **due)
 			sse_end(k, "client not reading (write timeout)", 0);
 		else
 			sse_conn_close(k);
+		return;
+	}
+	if (k->state == SSE_LINGER && now - k->since >= SSE_LINGER_MS) {
+		sse_conn_close(k);
 		return;
 	}
 	if (k->state == SSE_READING && k->fd >= 0 && now - k->since >= SSE_REQUEST_TIMEOUT_MS) {

@@ -37,6 +37,13 @@ ALICE=$(mint local:alice 600)
 hreq "$SRV_URL" GET /mcp/sse
 is "$RESP_STATUS" 401 "proxy_fcgi: no token: 401"
 like "$(resp_header WWW-Authenticate)" '^Bearer resource_metadata=' "proxy_fcgi: with the challenge"
+# sse answers these as soon as the parameters are in, before Apache has sent
+# the empty stdin record: closing at once made Apache's write fail and turn
+# our answer into its own 503.
+codes=$(for i in $(seq 1 60); do
+	curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 "$SRV_URL/mcp/sse"
+done | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+is "$codes" " 60 401;" "proxy_fcgi: 60 requests without a token in a row: every one 401"
 hreq "$SRV_URL" GET /mcp/sse -H "Authorization: Bearer $ALICE" -H "Origin: https://evil.example"
 is "$RESP_STATUS" 403 "proxy_fcgi: foreign Origin: 403"
 check_stream proxy_fcgi
