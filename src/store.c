@@ -32,7 +32,51 @@
  *
  * flock() locks belong to the open file description, so each transaction
  * opens its own descriptor: threads of one process exclude each other like
- * separate processes do, and struct store is immutable after store_open.
+ * separate processes do, and struct store is immutable after store_open
+ * (but for an atomic flag, see below).
+ *
+ * Durability, or group commit.  An fsync costs more than the rest of a
+ * write transaction, and done under the exclusive lock it serialises every
+ * writer and every reader queued behind it.  So a writer syncs after it has
+ * released both locks:
+ *   under the locks: GDBM work; gdbm_close(); shm->dirty = 0
+ *   unlocked:        fdatasync(a duplicate of the data file's descriptor)
+ *   then:            return STORE_OK (the acknowledgement)
+ * gdbm_close() of a writer always fsyncs, so before calling it the store
+ * keeps a duplicate of GDBM's descriptor and points GDBM's descriptor
+ * number at an empty memfd (the "sink"), whose fsync is a no-op.  That is
+ * safe because GDBM writes every change (buckets, directory, header) to
+ * the file at the end of each gdbm_store/gdbm_delete and only syncs at
+ * close; the sink's size is checked after every close in case a future
+ * GDBM writes there, and the store then goes back to syncing under the lock.
+ * Concurrent writers' fdatasyncs overlap, and the file system commits them
+ * together, so throughput grows with the number of writers.
+ *   - Killed after the unlock and before or during the sync: the write was
+ *     not acknowledged.  The file in the page cache is complete and
+ *     consistent (dirty was cleared after GDBM's last write), the kernel
+ *     writes it back, and any other writer's sync also covers it.  Nothing
+ *     needs repair.
+ *   - The file replaced between the unlock and the sync (store_rebuild
+ *     after a later writer died, or an offline tool): the descriptor then
+ *     names the old, unlinked inode.  The records were copied into the new
+ *     file under the exclusive lock, so the writer waits for a shared lock
+ *     (the replacement is finished), then syncs the new file and the
+ *     directory (store_sync_replaced).  store_rebuild itself still syncs
+ *     under the lock, as does a writer when the sink is unavailable.
+ *   - Readers never sync, and may read a record whose writer has not yet
+ *     finished its sync.  After an OS crash (not a process crash) such a
+ *     record can be gone although a reader saw it; its writer never
+ *     acknowledged it.
+ * Volatile records (STORE_VOLATILE_TYPES: rate-limit counters, fetched
+ * documents, logins in progress, MCP transport sessions) are cheap to lose, so a transaction that changed only those, or only deleted
+ * expired records (purge), skips the sync.  Its changes survive a kill -9
+ * of any process (they are in the page cache), and the next durable
+ * write's sync covers them.  To bound what an OS crash can take with them
+ * (GDBM has no journal: a half-written bucket split loses that bucket's
+ * other records), such a transaction still syncs when no sync of the file
+ * started within STORE_VOLATILE_SYNC_MS: at most one extra sync a second.
+ * GDBM without a journal was never safe against an OS crash *during* a
+ * write; the guarantee is that what was acknowledged is on disk.
  *
  * Record format (persisted; bump STORE_REC_FORMAT to change it):
  *   key   = <type byte><caller's key bytes>
@@ -45,8 +89,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gdbm.h>
+#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -54,13 +100,34 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define STORE_REC_FORMAT 1
 #define STORE_HDR_LEN 9 /* format byte + 8-byte expiry */
 #define STORE_GKEY_MAX (1 + STORE_KEY_MAX)
 #define STORE_DEFAULT_TIMEOUT_MS 2000u
 #define STORE_FILE_FORMAT 1 /* value of the META "format" record */
-#define STORE_PURGE_BATCH 256
+#define STORE_PURGE_BATCH 256       /* deletes per write transaction */
+#define STORE_PURGE_SCAN_KEYS 1024  /* expired keys collected per read transaction */
+#define STORE_PURGE_ROUNDS_MAX 4096 /* scan rounds per purge: 4M expired records */
+#define STORE_PURGE_RESTARTS 3      /* rescans from the start when the resume key went */
+/* Buckets GDBM caches during a full scan.  Its automatic cache grows with
+ * the directory, so a scan of a large file would cache every bucket: several
+ * MB, freed at close but kept by malloc as the process's high-water mark. */
+#define STORE_SCAN_CACHE 16
+/* A transaction that changed only volatile records still syncs if no sync of
+ * the file started within this many milliseconds. */
+#define STORE_VOLATILE_SYNC_MS 1000
+/* Record types whose loss in an OS crash costs nothing that matters: a
+ * rate-limit window restarts, a fetched document is fetched again, a login
+ * in progress (authorization transaction, upstream state; minutes long)
+ * starts over, and an MCP client whose session is gone gets 404 and
+ * initializes again, as the transport specification has it. */
+#define STORE_VOLATILE_TYPES                                                            \
+	((1u << STORE_RATE) | (1u << STORE_CACHE) | (1u << STORE_TXN) | (1u << STORE_STATE) | \
+	 (1u << STORE_MCPSESSION))
 
 /* Backoff between LOCK_NB attempts, in microseconds.  The floor is close
  * to the kernel's default timer slack (50 us), the cap to a few write
@@ -100,14 +167,24 @@ struct store_shm {
 	uint32_t dirty;
 	char boot_id[STORE_BOOT_ID_LEN]; /* the boot that initialised the mutex */
 	pthread_mutex_t turnstile;
+	/* CLOCK_MONOTONIC ms when the last sync of the data file was decided;
+	 * 0: none this boot.  Appended: processes of the previous layout
+	 * ignore it, so the magic stays. */
+	_Atomic uint64_t synced_ms;
 };
 _Static_assert(sizeof(struct store_shm) <= STORE_SHM_SIZE, "store_shm fits its page");
 
 struct store {
 	char *path;
 	char *lockpath;
+	char *dirpath; /* the directory holding path */
 	struct store_shm *shm; /* MAP_SHARED view of the lock file; NULL: flock only */
 	unsigned timeout_ms;
+	/* Empty memfd that stands in for the data file at a writer's
+	 * gdbm_close, so that GDBM's fsync happens after the unlock, on a
+	 * duplicate; -1: GDBM syncs under the lock, as it does by itself. */
+	int sinkfd;
+	atomic_int sink_off; /* set for good if GDBM ever wrote to the sink */
 };
 
 struct store_txn {
@@ -115,6 +192,8 @@ struct store_txn {
 	GDBM_FILE dbf; /* NULL: read transaction on a file that does not exist yet */
 	int write;
 	int holds_turnstile;
+	int changed; /* wrote or deleted anything */
+	int durable; /* changed a record that must be on disk before the acknowledgement */
 	time_t now;
 };
 
@@ -251,6 +330,22 @@ store_rec_build(const void *data, size_t len, time_t expires, datum *out)
 
 /* ---- raw GDBM access inside a transaction ------------------------------ */
 
+/*
+ * Note a change at gkey before making it (a failed GDBM call may still have
+ * written part of it).  visible = 0 for a change no reader can tell from
+ * its absence (deleting an expired record), which needs no sync; so does
+ * a change to a volatile type.  Unknown type bytes count as durable.
+ */
+static void
+store_note_change(struct store_txn *tx, const datum *gkey, int visible)
+{
+	unsigned type = gkey->dsize > 0 ? (unsigned char)gkey->dptr[0] : 0u;
+
+	tx->changed = 1;
+	if (visible && (type >= 32 || ((1u << type) & STORE_VOLATILE_TYPES) == 0))
+		tx->durable = 1;
+}
+
 /* OK with *rec malloc'd, NOTFOUND, or ERROR (logged). */
 static int
 store_raw_fetch(struct store_txn *tx, const datum *gkey, datum *rec)
@@ -280,6 +375,7 @@ store_raw_put(struct store_txn *tx, const datum *gkey, const void *data, size_t 
 	if (store_rec_build(data, len, expires, &rec) != STORE_OK)
 		return STORE_ERROR;
 	rc = STORE_OK;
+	store_note_change(tx, gkey, 1);
 	if (gdbm_store(tx->dbf, *gkey, rec, GDBM_REPLACE) != 0) {
 		store_log_gdbm(tx, "store");
 		rc = STORE_ERROR;
@@ -288,9 +384,11 @@ store_raw_put(struct store_txn *tx, const datum *gkey, const void *data, size_t 
 	return rc;
 }
 
+/* visible: see store_note_change. */
 static int
-store_raw_delete(struct store_txn *tx, const datum *gkey)
+store_raw_delete(struct store_txn *tx, const datum *gkey, int visible)
 {
+	store_note_change(tx, gkey, visible);
 	if (gdbm_delete(tx->dbf, *gkey) == 0)
 		return STORE_OK;
 	if (gdbm_last_errno(tx->dbf) == GDBM_ITEM_NOT_FOUND)
@@ -488,6 +586,23 @@ store_gdbm_absent(void)
 	       gdbm_errno == GDBM_EMPTY_DATABASE;
 }
 
+/* Make a new or renamed directory entry of the data file durable. */
+static int
+store_sync_dir(const struct store *st)
+{
+	char q[256];
+	int fd = open(st->dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = -1;
+
+	if (fd >= 0) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	if (rc != 0)
+		log_msg(LOG_ERROR, "msg=\"store: directory sync failed\" dir=%s errno=\"%s\"",
+			log_quote(q, sizeof(q), st->dirpath), strerror(errno));
+	return rc;
+}
+
 /*
  * Rebuild the file from every record its directory still reaches.  First
  * with zero tolerance, which leaves the file untouched if anything is
@@ -510,9 +625,12 @@ store_rebuild(const struct store *st)
 		if (dbf == NULL)
 			return store_gdbm_absent() ? 0 : -1; /* nothing written: nothing to repair */
 		rc = gdbm_recover(dbf, &r, flags);
-		if (gdbm_close(dbf) != 0)
+		if (gdbm_close(dbf) != 0) /* syncs the new file, under the lock */
 			rc = -1;
 	}
+	/* gdbm_recover renamed the new file over the old one. */
+	if (rc == 0 && store_sync_dir(st) != 0)
+		rc = -1;
 	log_msg(rc == 0 && r.backup_name == NULL ? LOG_INFO : LOG_WARN,
 		"msg=\"store: rebuilt after a writer died\" file=%s ok=%d keys=%zu failed_keys=%zu "
 		"failed_buckets=%zu backup=%s",
@@ -590,29 +708,165 @@ store_db_open(struct store_txn *tx)
 	return STORE_ERROR;
 }
 
-/* A writer's gdbm_close() writes back GDBM's caches and fsyncs (msyncs
- * with mmap), so a record is on disk once store_txn() returns. */
-static int
-store_db_close(struct store_txn *tx)
+/* ---- syncing -------------------------------------------------------------- */
+
+static uint64_t
+store_mono_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Must this write transaction sync before it is acknowledged?  Decided under
+ * the locks, after its last change; a sync decided now covers every change
+ * made before it, so the time is claimed now (other processes' volatile
+ * transactions in the next second then skip theirs).
+ */
+static int
+store_sync_needed(const struct store_txn *tx)
+{
+	struct store_shm *shm = tx->st->shm;
+	uint64_t now, last;
+
+	if (!tx->changed)
+		return 0;
+	if (shm == NULL)
+		return 1; /* no shared clock: sync as if durable */
+	now = store_mono_ms();
+	if (!tx->durable) {
+		last = atomic_load_explicit(&shm->synced_ms, memory_order_relaxed);
+		if (last != 0 && last <= now && now - last < STORE_VOLATILE_SYNC_MS)
+			return 0;
+	}
+	atomic_store_explicit(&shm->synced_ms, now, memory_order_relaxed);
+	return 1;
+}
+
+/*
+ * The data file was replaced between our unlock and our sync, so the sync
+ * went to the old inode.  Whoever replaced it copied our records under the
+ * exclusive lock; a shared lock waits for it to finish.  Then sync the file
+ * now at the path, and its directory entry.
+ */
+static int
+store_sync_replaced(const struct store *st)
+{
+	struct timespec dl;
+	char q[256];
+	int lockfd, fd, rc;
+
+	store_deadline(&dl, st->timeout_ms);
+	if ((rc = store_data_lock(st, 0, &dl, &lockfd)) != STORE_OK)
+		return rc;
+	fd = open(st->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		log_msg(LOG_WARN, "msg=\"store: file removed before its write was synced\" file=%s",
+			store_qpath(st, q, sizeof(q)));
+	} else if (fd < 0 || fdatasync(fd) != 0 || store_sync_dir(st) != 0) {
+		log_msg(LOG_ERROR, "msg=\"store: sync of the replaced file failed\" file=%s errno=\"%s\"",
+			store_qpath(st, q, sizeof(q)), strerror(errno));
+		rc = STORE_ERROR;
+	}
+	if (fd >= 0)
+		close(fd);
+	close(lockfd);
+	return rc;
+}
+
+/* After the unlock: put a writer's changes on disk, then close fd. */
+static int
+store_sync_file(const struct store *st, int fd)
+{
+	char q[256];
 	int rc = STORE_OK;
 
-	if (tx->dbf != NULL && gdbm_close(tx->dbf) != 0) {
+	if (fdatasync(fd) != 0) {
+		log_msg(LOG_ERROR, "msg=\"store: sync failed\" file=%s errno=\"%s\"",
+			store_qpath(st, q, sizeof(q)), strerror(errno));
+		rc = STORE_ERROR;
+	} else if (!store_fd_is_path(fd, st->path)) {
+		rc = store_sync_replaced(st);
+	}
+	close(fd);
+	return rc;
+}
+
+/* Did GDBM write to the sink?  Then it wrote at close what belonged in the
+ * file: fail this transaction (dirty stays set, so the next rebuilds the
+ * file) and let GDBM sync under the lock from now on. */
+static int
+store_sink_check(struct store_txn *tx)
+{
+	struct store *st = (struct store *)tx->st;
+	struct stat sb;
+
+	if (fstat(st->sinkfd, &sb) == 0 && sb.st_size == 0)
+		return STORE_OK;
+	atomic_store(&st->sink_off, 1);
+	if (ftruncate(st->sinkfd, 0) != 0)
+		sb.st_size = -1;
+	log_msg(LOG_ERROR, "msg=\"store: GDBM wrote at close; syncing under the lock from now on\" "
+			   "bytes=%lld",
+		(long long)sb.st_size);
+	return STORE_ERROR;
+}
+
+/*
+ * Close GDBM's handle under the locks.  A reader just closes.  A writer
+ * first takes a duplicate of the data file's descriptor (if it must sync)
+ * and swaps the sink in under GDBM's descriptor number, so gdbm_close's
+ * fsync is a no-op; *syncfd (-1: nothing to sync) is for store_sync_file
+ * after the unlock.  The swap is safe with threads: the number stays ours
+ * until gdbm_close closes it.
+ */
+static int
+store_db_close(struct store_txn *tx, int *syncfd)
+{
+	struct store *st = (struct store *)tx->st;
+	int keep = -1, swapped = 0, rc = STORE_OK;
+
+	*syncfd = -1;
+	if (tx->dbf == NULL)
+		return STORE_OK;
+	if (tx->write && st->sinkfd >= 0 && !atomic_load(&st->sink_off)) {
+		int gfd = gdbm_fdesc(tx->dbf);
+		int need = store_sync_needed(tx);
+
+		if (need)
+			keep = fcntl(gfd, F_DUPFD_CLOEXEC, 0);
+		/* Without a duplicate to sync later, GDBM syncs its own. */
+		if ((!need || keep >= 0) && dup3(st->sinkfd, gfd, O_CLOEXEC) >= 0)
+			swapped = 1;
+	}
+	if (gdbm_close(tx->dbf) != 0) {
 		tx->dbf = NULL;
 		store_log_gdbm(tx, "close");
 		rc = STORE_ERROR;
 	}
 	tx->dbf = NULL;
+	if (swapped && store_sink_check(tx) != STORE_OK)
+		rc = STORE_ERROR;
+	if (keep >= 0 && (rc != STORE_OK || !swapped)) {
+		close(keep); /* GDBM synced itself, or the file needs repair */
+		keep = -1;
+	}
+	*syncfd = keep;
 	return rc;
 }
 
-/* Open, run fn, close; a writer brackets this with shm->dirty. */
+/* Open, run fn, close; a writer brackets this with shm->dirty.  *syncfd as
+ * for store_db_close. */
 static int
-store_txn_run(struct store_txn *tx, int (*fn)(struct store_txn *tx, void *arg), void *arg)
+store_txn_run(struct store_txn *tx, int (*fn)(struct store_txn *tx, void *arg), void *arg,
+	      int *syncfd)
 {
 	struct store_shm *shm = tx->holds_turnstile ? tx->st->shm : NULL;
 	int rc;
 
+	*syncfd = -1;
 	if (shm != NULL)
 		shm->dirty = 1;
 	tx->now = time(NULL);
@@ -620,8 +874,9 @@ store_txn_run(struct store_txn *tx, int (*fn)(struct store_txn *tx, void *arg), 
 	if (rc != STORE_OK)
 		return rc;
 	rc = fn(tx, arg);
-	if (store_db_close(tx) != STORE_OK)
+	if (store_db_close(tx, syncfd) != STORE_OK)
 		return STORE_ERROR; /* dirty stays set: the next one checks */
+	/* GDBM's last write is done: from here on a kill leaves the file whole. */
 	if (shm != NULL)
 		shm->dirty = 0;
 	return rc;
@@ -631,7 +886,7 @@ int
 store_txn(struct store *st, int write, int (*fn)(struct store_txn *tx, void *arg), void *arg)
 {
 	struct store_txn tx = {.st = st, .write = write != 0};
-	int lockfd = -1, rc;
+	int lockfd = -1, syncfd, rc;
 	char q[256];
 
 	if (st == NULL || fn == NULL)
@@ -647,12 +902,16 @@ store_txn(struct store *st, int write, int (*fn)(struct store_txn *tx, void *arg
 	if (rc != STORE_OK)
 		return rc;
 	store_txn_depth++;
-	rc = store_txn_run(&tx, fn, arg);
+	rc = store_txn_run(&tx, fn, arg, &syncfd);
 	store_txn_depth--;
 	/* Data lock first: a reader let in by the turnstile must find it free. */
 	close(lockfd);
 	if (tx.holds_turnstile)
 		pthread_mutex_unlock(&st->shm->turnstile);
+	/* Group commit: other writers run (and sync) while this one syncs.
+	 * fn's result stands unless the sync failed after a success. */
+	if (syncfd >= 0 && store_sync_file(st, syncfd) != STORE_OK && rc == STORE_OK)
+		rc = STORE_ERROR;
 	return rc;
 }
 
@@ -734,11 +993,23 @@ store_txn_del(struct store_txn *tx, enum store_type type, const void *key, size_
 		store_datum_free(&rec);
 	if (!present)
 		return rc;
-	/* Expired and corrupt records go too: deleting is what was asked. */
-	drc = store_raw_delete(tx, &k.d);
+	/* Expired and corrupt records go too: deleting is what was asked.
+	 * An expired one already reads as absent, so losing that delete in an
+	 * OS crash changes nothing anyone can see. */
+	drc = store_raw_delete(tx, &k.d, rc != STORE_NOTFOUND);
 	if (drc == STORE_ERROR)
 		return STORE_ERROR;
 	return rc == STORE_NOTFOUND ? STORE_NOTFOUND : STORE_OK;
+}
+
+/* Keep GDBM's bucket cache small for a full scan (see STORE_SCAN_CACHE). */
+static void
+store_scan_cache(struct store_txn *tx)
+{
+	size_t n = STORE_SCAN_CACHE;
+
+	/* Failure only costs memory. */
+	(void)gdbm_setopt(tx->dbf, GDBM_SETCACHESIZE, &n, sizeof(n));
 }
 
 /* Does raw GDBM key gk belong to type and start with prefix? */
@@ -787,6 +1058,7 @@ store_txn_each(struct store_txn *tx, enum store_type type, const void *prefix, s
 		return STORE_ERROR;
 	if (tx->dbf == NULL)
 		return STORE_OK;
+	store_scan_cache(tx);
 	for (k = gdbm_firstkey(tx->dbf); k.dptr != NULL && stop == 0; k = next) {
 		if (store_key_matches(&k, type, prefix, prefixlen))
 			stop = store_each_visit(tx, &k, fn, arg, &corrupt);
@@ -911,7 +1183,7 @@ store_op_update(struct store_txn *tx, void *arg)
 		return rc;
 	if (newdata != NULL)
 		return store_raw_put(tx, &k.d, newdata, newlen, newexp);
-	if (present && store_raw_delete(tx, &k.d) == STORE_ERROR)
+	if (present && store_raw_delete(tx, &k.d, 1) == STORE_ERROR)
 		return STORE_ERROR;
 	return STORE_OK;
 }
@@ -981,26 +1253,25 @@ store_incr(struct store *st, enum store_type type, const void *key, size_t keyle
 
 /* ---- purge ------------------------------------------------------------- */
 
+/*
+ * Rounds of a read transaction that collects up to STORE_PURGE_SCAN_KEYS
+ * expired keys (deleting while iterating would upset gdbm_nextkey), then
+ * write transactions that delete them in batches, so memory stays bounded
+ * however many records expired.  A round that stops early keeps its last key
+ * (the "pin", left undeleted) and the next continues after it with
+ * gdbm_nextkey; if the pin went meanwhile, the scan starts over.  Other
+ * writers between rounds can move records between buckets, so a record may
+ * be skipped (the next purge takes it) or seen twice (re-checked anyway).
+ */
 struct store_purge_ctx {
-	datum *keys; /* expired GDBM keys found by the scan */
-	size_t n, cap, next, removed, corrupt, dropped;
+	datum *keys;     /* GDBM-allocated expired keys; keys[n-1] is the pin if more */
+	size_t n;        /* keys held */
+	size_t ndelete;  /* keys[0 .. ndelete-1] are this round's to delete */
+	size_t next;     /* next of them to delete */
+	int more;        /* stopped early: continue after the pin */
+	unsigned restarts;
+	size_t removed, corrupt;
 };
-
-static int
-store_purge_push(struct store_purge_ctx *c, datum k)
-{
-	if (c->n == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 64;
-		datum *nk = reallocarray(c->keys, ncap, sizeof(*nk));
-
-		if (nk == NULL)
-			return STORE_ERROR;
-		c->keys = nk;
-		c->cap = ncap;
-	}
-	c->keys[c->n++] = k;
-	return STORE_OK;
-}
 
 /* Is the raw record at k expired?  Corrupt records count in c->corrupt. */
 static int
@@ -1020,27 +1291,48 @@ store_purge_expired(struct store_txn *tx, const datum *k, struct store_purge_ctx
 	return expired;
 }
 
-/* Read phase (shared lock): collect the keys of expired records.  Deleting
- * while iterating would upset gdbm_nextkey. */
+/* Where this round's scan starts: after the pin (which stays in keys[0]),
+ * or at the first key. */
+static datum
+store_purge_start(struct store_txn *tx, struct store_purge_ctx *c)
+{
+	if (c->more) {
+		if (gdbm_exists(tx->dbf, c->keys[0]))
+			return gdbm_nextkey(tx->dbf, c->keys[0]);
+		free(c->keys[0].dptr);
+		c->n = 0;
+		c->restarts++;
+	}
+	return gdbm_firstkey(tx->dbf);
+}
+
 static int
 store_purge_scan(struct store_txn *tx, void *arg)
 {
 	struct store_purge_ctx *c = arg;
 	datum k, next;
 
-	if (tx->dbf == NULL)
+	if (tx->dbf == NULL) {
+		c->more = 0;
 		return STORE_OK;
-	for (k = gdbm_firstkey(tx->dbf); k.dptr != NULL; k = next) {
-		int keep = 0;
+	}
+	store_scan_cache(tx);
+	for (k = store_purge_start(tx, c); k.dptr != NULL; k = next) {
+		int keep = store_purge_expired(tx, &k, c);
 
-		if (store_purge_expired(tx, &k, c)) {
-			keep = store_purge_push(c, k) == STORE_OK;
-			c->dropped += !keep;
+		if (keep)
+			c->keys[c->n++] = k;
+		if (c->n == STORE_PURGE_SCAN_KEYS) {
+			c->more = 1;
+			c->ndelete = c->n - 1;
+			return STORE_OK;
 		}
 		next = gdbm_nextkey(tx->dbf, k);
 		if (!keep)
 			free(k.dptr);
 	}
+	c->more = 0;
+	c->ndelete = c->n;
 	if (gdbm_last_errno(tx->dbf) != GDBM_ITEM_NOT_FOUND) {
 		store_log_gdbm(tx, "iterate");
 		return STORE_ERROR;
@@ -1049,12 +1341,14 @@ store_purge_scan(struct store_txn *tx, void *arg)
 }
 
 /* Write phase: delete one batch, re-checking each record, since it may have
- * been replaced since the scan. */
+ * been replaced since the scan.  The records were already invisible, so
+ * these deletes need no sync of their own. */
 static int
 store_purge_delete(struct store_txn *tx, void *arg)
 {
 	struct store_purge_ctx *c = arg;
-	size_t end = c->next + STORE_PURGE_BATCH < c->n ? c->next + STORE_PURGE_BATCH : c->n;
+	size_t end = c->next + STORE_PURGE_BATCH < c->ndelete ? c->next + STORE_PURGE_BATCH
+							       : c->ndelete;
 
 	for (; c->next < end; c->next++) {
 		const datum *k = &c->keys[c->next];
@@ -1064,30 +1358,63 @@ store_purge_delete(struct store_txn *tx, void *arg)
 		if (store_raw_fetch(tx, k, &rec) != STORE_OK)
 			continue;
 		if (store_rec_parse(tx, k, &rec, &v) == STORE_OK &&
-		    store_is_expired(v.expires, tx->now) && store_raw_delete(tx, k) == STORE_OK)
+		    store_is_expired(v.expires, tx->now) && store_raw_delete(tx, k, 0) == STORE_OK)
 			c->removed++;
 		store_datum_free(&rec);
 	}
 	return STORE_OK;
 }
 
+/* Free the round's keys; to continue (more), the pin moves to keys[0]. */
+static void
+store_purge_round_done(struct store_purge_ctx *c)
+{
+	size_t last = c->more && c->n > 0 ? c->n - 1 : c->n;
+
+	for (size_t i = 0; i < last; i++)
+		free(c->keys[i].dptr);
+	if (last < c->n) {
+		c->keys[0] = c->keys[last];
+		c->n = 1;
+	} else {
+		c->n = 0;
+		c->more = 0;
+	}
+	c->ndelete = c->next = 0;
+}
+
 int
 store_purge(struct store *st, size_t *removed)
 {
 	struct store_purge_ctx c = {0};
-	int rc;
+	int rc = STORE_OK;
 
 	if (removed != NULL)
 		*removed = 0;
-	rc = store_txn(st, 0, store_purge_scan, &c);
-	/* Short write transactions let other writers in between batches. */
-	while (rc == STORE_OK && c.next < c.n)
-		rc = store_txn(st, 1, store_purge_delete, &c);
-	for (size_t i = 0; i < c.n; i++)
-		free(c.keys[i].dptr);
+	c.keys = calloc(STORE_PURGE_SCAN_KEYS, sizeof(*c.keys));
+	if (c.keys == NULL) {
+		log_msg(LOG_ERROR, "msg=\"store: purge out of memory\"");
+		return STORE_ERROR;
+	}
+	for (unsigned round = 0; rc == STORE_OK && round < STORE_PURGE_ROUNDS_MAX; round++) {
+		rc = store_txn(st, 0, store_purge_scan, &c);
+		/* Short write transactions let other writers in between batches. */
+		while (rc == STORE_OK && c.next < c.ndelete)
+			rc = store_txn(st, 1, store_purge_delete, &c);
+		if (rc != STORE_OK)
+			c.more = 0;
+		store_purge_round_done(&c);
+		if (!c.more || c.restarts > STORE_PURGE_RESTARTS)
+			break;
+	}
+	if (c.n > 0)
+		free(c.keys[0].dptr); /* a pin left by the round or restart limit */
 	free(c.keys);
-	if (c.dropped > 0)
-		log_msg(LOG_WARN, "msg=\"store: purge out of memory\" skipped=%zu", c.dropped);
+#ifdef __GLIBC__
+	/* The scan's transient allocations (GDBM's directory and buckets) would
+	 * otherwise stay as this long-lived process's high-water mark. */
+	malloc_trim(0);
+#endif
 	if (c.corrupt > 0)
 		log_msg(LOG_WARN, "msg=\"store: purge skipped corrupt records\" count=%zu", c.corrupt);
 	if (removed != NULL)
@@ -1106,6 +1433,18 @@ store_path_with(const char *path, const char *suffix)
 	if (p != NULL)
 		snprintf(p, n, "%s%s", path, suffix);
 	return p;
+}
+
+/* The directory of path ("." for a bare name), malloc'd. */
+static char *
+store_dir_of(const char *path)
+{
+	char *copy = strdup(path), *dir = NULL;
+
+	if (copy != NULL)
+		dir = strdup(dirname(copy));
+	free(copy);
+	return dir;
 }
 
 /* Record the file format on first use; refuse a file from a newer format. */
@@ -1165,6 +1504,7 @@ store_shm_init(struct store_shm *shm, const char *boot_id)
 	if (rc != 0)
 		return -1;
 	memcpy(shm->boot_id, boot_id, sizeof(shm->boot_id));
+	atomic_store(&shm->synced_ms, 0); /* another boot's clock */
 	shm->mutex_size = (uint32_t)sizeof(shm->turnstile);
 	shm->magic = STORE_SHM_MAGIC; /* last: marks the page ready */
 	return 0;
@@ -1248,6 +1588,10 @@ store_open_check(struct store *st, char *err, size_t errlen)
 	if (rc != 0)
 		return -1;
 	rc = store_txn(st, 1, store_init_txn, &format);
+	/* The first transaction may have created the file: make its directory
+	 * entry durable too (once per process start). */
+	if (rc == STORE_OK && store_sync_dir(st) != 0)
+		rc = STORE_ERROR;
 	if (rc == STORE_OK)
 		return 0;
 	if (format != STORE_FILE_FORMAT)
@@ -1272,11 +1616,22 @@ store_open(const char *path, unsigned lock_timeout_ms, char *err, size_t errlen)
 		snprintf(err, errlen, "store path missing or too long");
 		return NULL;
 	}
-	if ((st = calloc(1, sizeof(*st))) == NULL || (st->path = strdup(path)) == NULL ||
-	    (st->lockpath = store_path_with(path, ".lock")) == NULL) {
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	st->sinkfd = -1;
+	if ((st->path = strdup(path)) == NULL ||
+	    (st->lockpath = store_path_with(path, ".lock")) == NULL ||
+	    (st->dirpath = store_dir_of(path)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* Without a sink (no memfd), writers sync under the lock as GDBM does. */
+	st->sinkfd = memfd_create("mcpgate-store-sink", MFD_CLOEXEC);
+	if (st->sinkfd < 0)
+		log_msg(LOG_WARN, "msg=\"store: no memfd, writers sync under the lock\" errno=\"%s\"",
+			strerror(errno));
 	st->timeout_ms = lock_timeout_ms != 0 ? lock_timeout_ms : STORE_DEFAULT_TIMEOUT_MS;
 	if (store_open_check(st, err, errlen) != 0)
 		goto fail;
@@ -1293,8 +1648,11 @@ store_close(struct store *st)
 		return;
 	if (st->shm != NULL)
 		munmap(st->shm, STORE_SHM_SIZE);
+	if (st->sinkfd >= 0)
+		close(st->sinkfd);
 	free(st->path);
 	free(st->lockpath);
+	free(st->dirpath);
 	free(st);
 }
 

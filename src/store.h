@@ -10,10 +10,19 @@
  * stream of readers cannot starve writers.  Lock waits are bounded:
  * past the deadline the call returns STORE_BUSY, which the HTTP layer turns
  * into 503 with Retry-After; GDBM's own "can't be writer" never reaches a
- * client.  A writer's gdbm_close() syncs to disk, so a write acknowledged
- * after store_txn() returns survives a kill -9 of any process.  (A writer
- * killed inside GDBM can leave the file inconsistent; the next transaction
- * rebuilds it with gdbm_recover.  Rarely, a torn bucket loses its records.)
+ * client.
+ *
+ * Durability: when a write transaction returns STORE_OK, its changes are on
+ * disk (fdatasync), so they survive a kill -9 of any process and an OS
+ * crash.  The sync happens after the locks are released, so concurrent
+ * writers' syncs overlap (group commit) and readers never wait for one.
+ * Exception: a transaction that changed only volatile records (STORE_RATE,
+ * STORE_CACHE, STORE_TXN, STORE_STATE, STORE_MCPSESSION) or only deleted
+ * expired ones is not synced by itself; its
+ * changes survive a kill -9 of any process, and reach the disk with the
+ * next durable write, or within about a second.  (A writer killed inside
+ * GDBM can leave the file inconsistent; the next transaction rebuilds it
+ * with gdbm_recover.  Rarely, a torn bucket loses its records.)
  *
  * Records are typed and carry an absolute expiry (GDBM has none).  A record
  * whose expiry is <= the transaction's now reads as absent; store_purge()
@@ -43,12 +52,12 @@ enum store_type {
 	STORE_TOKEN = 5,    /* token hashes -> grant */
 	STORE_GRANT = 6,    /* grants (one authorization, many rotated tokens) */
 	STORE_SNIPPET = 7,  /* snippets, key namespace + name */
-	STORE_RATE = 8,     /* rate-limit counters */
-	STORE_STATE = 9,    /* upstream login state */
-	STORE_MCPSESSION = 10, /* MCP transport sessions */
-	STORE_CACHE = 11,   /* fetched documents (discovery, JWKS, client metadata) */
+	STORE_RATE = 8,     /* rate-limit counters (volatile: see Durability) */
+	STORE_STATE = 9,    /* upstream login state (volatile) */
+	STORE_MCPSESSION = 10, /* MCP transport sessions (volatile) */
+	STORE_CACHE = 11,   /* fetched documents (discovery, JWKS, client metadata; volatile) */
 	STORE_UPSTREAM = 12, /* upstream tokens, AEAD-sealed, key user */
-	STORE_TXN = 13,     /* authorization transactions (authorize -> consent -> callback) */
+	STORE_TXN = 13,     /* authorization transactions, authorize -> consent -> callback (volatile) */
 	STORE_TYPE__MAX
 };
 

@@ -673,6 +673,59 @@ test_purge(void)
 	store_close(st);
 }
 
+/* Many expired records: the purge works in bounded rounds, each resuming
+ * after the last, and a second purge takes what record moves hid from the
+ * first (deletes shift entries inside a bucket). */
+#define PURGE_MANY_EXPIRED 2600
+#define PURGE_MANY_LIVE 400
+
+static int
+fill_many_txn(struct store_txn *tx, void *arg)
+{
+	time_t now = store_txn_now(tx);
+	char k[32];
+
+	(void)arg;
+	for (int i = 0; i < PURGE_MANY_EXPIRED + PURGE_MANY_LIVE; i++) {
+		int live = i % 7 == 0 && i / 7 < PURGE_MANY_LIVE;
+		int kl = snprintf(k, sizeof(k), "%s%d", live ? "live" : "dead", i);
+
+		if (store_txn_put(tx, live ? STORE_CLIENT : STORE_CODE, k, (size_t)kl, "v", 1,
+				  live ? 0 : now - 1, 0) != STORE_OK)
+			return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+static void
+test_purge_many(void)
+{
+	struct store *st = fresh_store("purge-many.db", 0);
+	size_t first = 0, second = 0, third = 9;
+	int live = 0, dead = 0;
+
+	is_int(store_txn(st, 1, fill_many_txn, NULL), STORE_OK, "planted many expired records");
+	is_int(store_purge(st, &first), STORE_OK, "purge over several rounds");
+	is_int(store_purge(st, &second), STORE_OK, "second purge");
+	is_int(store_purge(st, &third), STORE_OK, "third purge");
+	ok(first >= PURGE_MANY_EXPIRED * 9 / 10, "first purge removed most (%zu)", first);
+	is_int(first + second, PURGE_MANY_EXPIRED, "two purges removed every expired record");
+	is_int(third, 0, "nothing left for a third");
+	for (int i = 0; i < PURGE_MANY_EXPIRED + PURGE_MANY_LIVE; i++) {
+		char k[32];
+		int is_live = i % 7 == 0 && i / 7 < PURGE_MANY_LIVE;
+		int kl = snprintf(k, sizeof(k), "%s%d", is_live ? "live" : "dead", i);
+
+		if (is_live)
+			live += has_value(st, STORE_CLIENT, k, (size_t)kl, "v", 1);
+		else
+			dead += store_get(st, STORE_CODE, k, (size_t)kl, NULL) != STORE_NOTFOUND;
+	}
+	is_int(live, PURGE_MANY_LIVE, "every live record kept");
+	is_int(dead, 0, "no expired record readable");
+	store_close(st);
+}
+
 /* ---- hostile records on disk ---------------------------------------------- */
 
 static int
@@ -1033,6 +1086,7 @@ main(void)
 	test_update();
 	test_incr();
 	test_purge();
+	test_purge_many();
 	test_garbled();
 	test_busy();
 	test_dead_holder();
