@@ -1,6 +1,7 @@
 /*
  * storebench: the store alone (measure 8), in the access pattern the MCP
- * programs use, with durability as shipped (a writer's close msyncs).
+ * programs use, with durability as shipped (a write is on disk when it is
+ * acknowledged; the store syncs after releasing its locks).
  *
  *   storebench DIR PROCS SECONDS [PRESET]
  *
@@ -14,7 +15,9 @@
  * each through mcpgate's store (impl=mcpgate) and, as the limit of the
  * pattern, through GDBM directly with the documented locking and nothing
  * else: flock on a lock file, gdbm_open(NOLOCK), the same fetches/store,
- * gdbm_close, unlock (impl=gdbm).  One line per run:
+ * gdbm_close, unlock (impl=gdbm).  GDBM's own close syncs a writer, under
+ * the lock: the store moving that sync out of the lock is how it can pass
+ * this "limit" on writes.  One line per run:
  *   BENCH workload=W impl=I procs=P ops=N ops_per_s=R p50_us=A p99_us=B errors=E
  * DIR must exist; the store files are created in it, with PRESET snippets
  * (default 1000) for the reads to find.
