@@ -440,6 +440,10 @@ mixed_run() {
 	[ "$warm" -ge 1000 ] || warm=1000
 	wrk_until 7 "$s" "m7-warm-$s" "$LOAD_THREADS" $CONNS "$cap" mixed.lua "$url" "${env[@]}" \
 		MIX_REQUESTS=$warm >/dev/null
+	# The streaming program is warmed up too: its first stream's one-time
+	# costs (first crypto, first touch of its libraries) are not growth.
+	[ "$s" = bare ] || "${PIN_LOAD[@]}" "$BENCH_BUILD/bench/sseload" latency "${url##*:}" \
+		"$(sse_path "$s")" "$tok" 1 2 >/dev/null 2>&1
 	sleep 0.5
 	mem_by_program "$pid" >"$BENCH_WORK/logs/m7-$s.before"
 	spid=''
