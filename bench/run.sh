@@ -403,12 +403,12 @@ measure_6() {
 	fi
 	for k in $STREAMS; do
 		bench_log "6: $k streams (mcpgate)"
-		conf=() lt=()
+		# Room for K streams beside the warm-up's, which the web server may
+		# keep open until its next keep-alive reveals the client is gone.
+		conf=("sse_max_streams = $((k + 16))") lt=()
 		if [ "$k" -gt 1000 ]; then
-			# Beyond the shipped default of 1000 streams: room for K, and
-			# all the descriptors lighttpd may have (2 per stream).
-			conf=("sse_max_streams = $k")
-			lt=(-- "server.max-fds = $(ulimit -Hn)" "server.max-connections = $k")
+			# All the descriptors lighttpd may have (2 per stream).
+			lt=(-- "server.max-fds = $(ulimit -Hn)" "server.max-connections = $((k + 16))")
 		fi
 		if start_mcpgate "streams-$k" "${conf[@]}" "${lt[@]}"; then
 			tok=$(token_and_snippet mcpgate "$M_URL")
