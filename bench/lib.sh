@@ -168,7 +168,7 @@ bench_lighttpd() {
 	fi
 	MCPGATE_PORT=$port MCPGATE_BIND=127.0.0.1 MCPGATE_BIN_DIR=$dir/bin \
 		MCPGATE_CONFIG=$dir/mcpgate.conf MCPGATE_SOCKET_DIR=$dir/sock MCPGATE_PREFIX='' \
-		MCPGATE_PROCS=${BENCH_PROCS:-2} MCPGATE_USER=$BENCH_WEB_USER \
+		MCPGATE_PROCS=${BENCH_PROCS:-1} MCPGATE_USER=$BENCH_WEB_USER \
 		MCPGATE_GROUP=$BENCH_WEB_GROUP MCPGATE_HTPASSWD=$dir/htpasswd MCPGATE_ERRORLOG='' \
 		"${PIN_SERVER[@]}" setsid lighttpd -D -f "$conf" </dev/null >>"$dir/lighttpd.log" 2>&1 &
 	LT_PID=$!

@@ -13,7 +13,7 @@
 #   BENCH_STREAMS="100 1000 10000"   stream counts for measure 6
 #   BENCH_M7_REQUESTS=n mixed requests for measure 7 (default 1000000)
 #   BENCH_M7_SECONDS=n  time cap on each measure 7 run (default 420)
-#   BENCH_PROCS=n       processes per program, as MCPGATE_PROCS (default 2)
+#   BENCH_PROCS=n       processes per program, as MCPGATE_PROCS (default 1)
 #   BENCH_SERVER_CPUS / BENCH_LOAD_CPUS   taskset lists (default: halves)
 #   BENCH_KEEP=1        keep the work directory (logs, stores)
 # Exit status: 0 when every measure produced its figures.
@@ -526,7 +526,7 @@ write_json() {
 	local date=$1
 	jq -s --arg date "$date" --argjson machine "$(machine_facts)" \
 		--argjson settings "$(jq -n --arg s "$SECS" --arg smoke "$SMOKE" --arg c "$CONNS" \
-			--arg f "$FLOW_CONNS" --arg p "${BENCH_PROCS:-2}" --arg m7 "$M7_REQUESTS" \
+			--arg f "$FLOW_CONNS" --arg p "${BENCH_PROCS:-1}" --arg m7 "$M7_REQUESTS" \
 			--arg st "$STREAMS" --arg peer "$PEER" \
 			'{seconds: ($s | tonumber), smoke: ($smoke == "1"), connections: ($c | tonumber),
 			  flows_at_a_time: ($f | tonumber), procs_per_program: ($p | tonumber),
