@@ -203,7 +203,9 @@ idp_mode ok
 
 # Revocation (mcpgate-admin): alice's record goes, and her cookie stops
 # counting for her at the callback.
-ADMIN=$MCPGATE_ROOT/build/bin/mcpgate-admin
+# The admin tool of the build under test (its bin/ beside cgi-bin/).
+ADMIN=${BIN_DIR%/cgi-bin}/bin/mcpgate-admin
+[ -x "$ADMIN" ] || ADMIN=$MCPGATE_ROOT/build/bin/mcpgate-admin
 out=$(MCPGATE_CONFIG=$SRV_CONF "$ADMIN" consents list 'oidc:'"$IDP"'#alice-sub-1' 2>&1)
 like "$out" "^app.http://127\\.0\\.0\\.1/cb.scope=3" "admin: alice's consent listed (loopback port dropped)"
 out=$("$ADMIN" -c "$SRV_CONF" consents revoke 'oidc:'"$IDP"'#alice-sub-1' app 2>&1)
