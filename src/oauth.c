@@ -1561,31 +1561,9 @@ oauth_consent_prepare(struct app *app, const char *user, const char *client_id,
 	return STORE_OK;
 }
 
-int
-oauth_consent_record(struct app *app, const char *user, const char *client_id,
-		     const char *redirect_uri, unsigned scope, struct oauth_consent *out)
-{
-	struct oauth_consent_op op;
-	struct oauth_consent tmp = {0};
-	int rc;
-
-	op.c = out != NULL ? out : &tmp;
-	if (oauth_consent_prepare(app, user, client_id, redirect_uri, scope, &op) != STORE_OK)
-		goto fail;
-	/* consent_ttl = 0: never remember a consent (id stays ""). */
-	if (op.ttl <= 0)
-		return STORE_OK;
-	rc = store_txn(app->store, 1, oauth_consent_put_fn, &op);
-	if (rc != STORE_OK)
-		memset(op.c, 0, sizeof(*op.c));
-	return rc;
-fail:
-	memset(op.c, 0, sizeof(*op.c));
-	return STORE_ERROR;
-}
-
-int
-oauth_consent_record_tx(struct app *app, struct store_txn *tx, const char *user,
+/* Record a consent in tx, or in a transaction of its own when tx is NULL. */
+static int
+oauth_consent_record_in(struct app *app, struct store_txn *tx, const char *user,
 			const char *client_id, const char *redirect_uri, unsigned scope,
 			struct oauth_consent *out)
 {
@@ -1594,17 +1572,33 @@ oauth_consent_record_tx(struct app *app, struct store_txn *tx, const char *user,
 	int rc;
 
 	op.c = out != NULL ? out : &tmp;
-	if (oauth_consent_prepare(app, user, client_id, redirect_uri, scope, &op) != STORE_OK)
-		goto fail;
+	if (oauth_consent_prepare(app, user, client_id, redirect_uri, scope, &op) != STORE_OK) {
+		memset(op.c, 0, sizeof(*op.c));
+		return STORE_ERROR;
+	}
+	/* consent_ttl = 0: never remember a consent (id stays ""). */
 	if (op.ttl <= 0)
 		return STORE_OK;
-	rc = oauth_consent_put_fn(tx, &op);
+	rc = tx != NULL ? oauth_consent_put_fn(tx, &op)
+			: store_txn(app->store, 1, oauth_consent_put_fn, &op);
 	if (rc != STORE_OK)
 		memset(op.c, 0, sizeof(*op.c));
 	return rc;
-fail:
-	memset(op.c, 0, sizeof(*op.c));
-	return STORE_ERROR;
+}
+
+int
+oauth_consent_record(struct app *app, const char *user, const char *client_id,
+		     const char *redirect_uri, unsigned scope, struct oauth_consent *out)
+{
+	return oauth_consent_record_in(app, NULL, user, client_id, redirect_uri, scope, out);
+}
+
+int
+oauth_consent_record_tx(struct app *app, struct store_txn *tx, const char *user,
+			const char *client_id, const char *redirect_uri, unsigned scope,
+			struct oauth_consent *out)
+{
+	return oauth_consent_record_in(app, tx, user, client_id, redirect_uri, scope, out);
 }
 
 int
