@@ -594,14 +594,24 @@ http_valid_status(int status)
 	return status >= 100 && status <= 599 ? status : 500;
 }
 
-int
-http_send(struct http_req *req, struct http_resp *resp)
+/* The head of resp appended to h, and headers_sent set.  whole: a complete
+ * response, whose body (none for HEAD and bodiless statuses) goes in *body
+ * and *blen; else only the head of a streamed one (no Content-Length). */
+static int
+http_start(struct http_req *req, struct http_resp *resp, int whole, struct buf *h,
+	   const void **body, size_t *blen)
 {
-	struct buf h;
-	int status, nobody, head, rc = -1;
+	int status, nobody, head;
 
 	if (req->headers_sent)
 		return -1;
+	if (!whole) {
+		resp->status = http_valid_status(resp->status);
+		if (http_head(resp, resp->status, -1, h) != 0)
+			return -1;
+		req->headers_sent = 1;
+		return 0;
+	}
 	if (resp->body.overflow) {
 		/* A truncated body must never go out as if it were whole. */
 		log_msg(LOG_ERROR, "msg=\"response body over its cap\" status=%d", resp->status);
@@ -609,16 +619,28 @@ http_send(struct http_req *req, struct http_resp *resp)
 	}
 	status = resp->status = http_valid_status(resp->status);
 	nobody = http_status_no_body(status);
-	buf_init(&h, HTTP_HEAD_MAX);
-	if (http_head(resp, status, nobody ? -1 : (long long)resp->body.len, &h) != 0)
-		goto out;
+	if (http_head(resp, status, nobody ? -1 : (long long)resp->body.len, h) != 0)
+		return -1;
 	req->headers_sent = 1;
-	if (http_out(req, h.data, h.len) != 0)
-		goto out;
 	/* RFC 9110 §9.3.2: HEAD gets the headers GET would, without content. */
 	head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
-	if (!nobody && !head && resp->body.len > 0 &&
-	    http_out(req, resp->body.data, resp->body.len) != 0)
+	*body = resp->body.data;
+	*blen = nobody || head ? 0 : resp->body.len;
+	return 0;
+}
+
+int
+http_send(struct http_req *req, struct http_resp *resp)
+{
+	struct buf h;
+	const void *body = NULL;
+	size_t blen = 0;
+	int rc = -1;
+
+	buf_init(&h, HTTP_HEAD_MAX);
+	if (http_start(req, resp, 1, &h, &body, &blen) != 0 || http_out(req, h.data, h.len) != 0)
+		goto out;
+	if (blen > 0 && http_out(req, body, blen) != 0)
 		goto out;
 	rc = req->out == NULL ? http_flush(req) : 0;
 out:
@@ -632,17 +654,9 @@ http_send_headers(struct http_req *req, struct http_resp *resp)
 	struct buf h;
 	int rc = -1;
 
-	if (req->headers_sent)
-		return -1;
-	resp->status = http_valid_status(resp->status);
 	buf_init(&h, HTTP_HEAD_MAX);
-	if (http_head(resp, resp->status, -1, &h) != 0)
-		goto out;
-	req->headers_sent = 1;
-	if (http_out(req, h.data, h.len) != 0)
-		goto out;
-	rc = http_flush(req);
-out:
+	if (http_start(req, resp, 0, &h, NULL, NULL) == 0 && http_out(req, h.data, h.len) == 0)
+		rc = http_flush(req);
 	buf_free(&h);
 	return rc;
 }
@@ -651,36 +665,18 @@ out:
 int
 http_render(struct http_req *req, struct http_resp *resp, struct buf *out)
 {
-	int status, nobody, head;
+	const void *body = NULL;
+	size_t blen = 0;
 
-	if (req->headers_sent)
+	if (http_start(req, resp, 1, out, &body, &blen) != 0)
 		return -1;
-	if (resp->body.overflow) {
-		log_msg(LOG_ERROR, "msg=\"response body over its cap\" status=%d", resp->status);
-		http_error_html(resp, 500, NULL, NULL);
-	}
-	status = resp->status = http_valid_status(resp->status);
-	nobody = http_status_no_body(status);
-	if (http_head(resp, status, nobody ? -1 : (long long)resp->body.len, out) != 0)
-		return -1;
-	req->headers_sent = 1;
-	head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
-	if (!nobody && !head && resp->body.len > 0 &&
-	    buf_append(out, resp->body.data, resp->body.len) != 0)
-		return -1;
-	return 0;
+	return blen > 0 ? buf_append(out, body, blen) : 0;
 }
 
 int
 http_render_headers(struct http_req *req, struct http_resp *resp, struct buf *out)
 {
-	if (req->headers_sent)
-		return -1;
-	resp->status = http_valid_status(resp->status);
-	if (http_head(resp, resp->status, -1, out) != 0)
-		return -1;
-	req->headers_sent = 1;
-	return 0;
+	return http_start(req, resp, 0, out, NULL, NULL);
 }
 
 int
