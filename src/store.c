@@ -78,6 +78,33 @@
  * GDBM without a journal was never safe against an OS crash *during* a
  * write; the guarantee is that what was acknowledged is on disk.
  *
+ * Reader handles kept open.  Opening GDBM (open, fstat, header and
+ * directory reads, close) is most of a read transaction's cost.  A GDBM
+ * handle caches header, directory and buckets and never re-reads them, so
+ * a handle may be reused only while the file is exactly as it was when the
+ * handle was opened.  The page therefore holds a write generation,
+ * shm->write_gen, which everything in this file that changes the data file
+ * increments under the exclusive lock, before its first change: a write
+ * transaction before its first gdbm_store/gdbm_delete (volatile records and
+ * purge deletes included), store_rebuild before gdbm_recover replaces the
+ * file.  A writer killed part way has therefore already incremented it.
+ * Creating the file needs no increment: no reader holds a handle of a file
+ * that did not exist, and while a handle of a removed one is open its inode
+ * number cannot be reused, so the identity check below tells them apart.  A
+ * read transaction, holding the shared lock (so no writer is inside), reuses
+ * the handle its thread kept if the generation equals the one read when that
+ * handle was opened: no change can have happened since, so every byte GDBM
+ * cached is still what the file holds.  Otherwise it opens a new handle.
+ * Defence against writers that know nothing of the generation (an offline
+ * tool holding the flock, a process still running a build without it): the
+ * path's inode, size, mtime and ctime must also match the handle's, one
+ * stat per transaction; the lock file must be the one whose page is mapped.
+ * Handles are kept per thread (no two threads share a GDBM handle) and per
+ * process (a child after fork() shares the file offset with its parent, so
+ * it never uses a handle it inherited), only by readers, and never without
+ * the shared page.  An open descriptor of a file that a rebuild unlinked is
+ * harmless: the generation moved, so it is closed at the next read.
+ *
  * Record format (persisted; bump STORE_REC_FORMAT to change it):
  *   key   = <type byte><caller's key bytes>
  *   value = <format byte = 1><expiry: u64 big-endian seconds, 0 = never><data>
@@ -117,6 +144,9 @@
  * the directory, so a scan of a large file would cache every bucket: several
  * MB, freed at close but kept by malloc as the process's high-water mark. */
 #define STORE_SCAN_CACHE 16
+/* Bucket cache of a kept reader handle: bounded, since it lives as long as
+ * the thread (GDBM's automatic size grows with the directory). */
+#define STORE_READER_CACHE 32
 /* A transaction that changed only volatile records still syncs if no sync of
  * the file started within this many milliseconds. */
 #define STORE_VOLATILE_SYNC_MS 1000
@@ -171,6 +201,10 @@ struct store_shm {
 	 * 0: none this boot.  Appended: processes of the previous layout
 	 * ignore it, so the magic stays. */
 	_Atomic uint64_t synced_ms;
+	/* Incremented under the exclusive lock before anything changes the
+	 * data file (see "Reader handles kept open").  Appended like
+	 * synced_ms; never reset, so a value is never seen twice this boot. */
+	_Atomic uint64_t write_gen;
 };
 _Static_assert(sizeof(struct store_shm) <= STORE_SHM_SIZE, "store_shm fits its page");
 
@@ -185,6 +219,21 @@ struct store {
 	 * duplicate; -1: GDBM syncs under the lock, as it does by itself. */
 	int sinkfd;
 	atomic_int sink_off; /* set for good if GDBM ever wrote to the sink */
+	uint64_t id;         /* unique in the process: names the store a kept handle is of */
+	dev_t lock_dev;      /* the lock file whose first page shm maps */
+	ino_t lock_ino;
+};
+
+/* A thread's kept reader handle (see "Reader handles kept open"). */
+struct store_rhandle {
+	GDBM_FILE dbf;   /* NULL: none */
+	uint64_t store_id;
+	uint64_t gen;    /* shm->write_gen when dbf was opened */
+	pid_t pid;       /* the process that opened dbf */
+	dev_t dev;       /* the data file dbf reads, as it was then */
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
 };
 
 struct store_txn {
@@ -193,6 +242,8 @@ struct store_txn {
 	int write;
 	int holds_turnstile;
 	int changed; /* wrote or deleted anything */
+	int lock_mapped; /* the locked lock file is the one whose page shm maps */
+	int kept;        /* dbf is the thread's kept reader handle */
 	int durable; /* changed a record that must be on disk before the acknowledgement */
 	time_t now;
 };
@@ -330,6 +381,15 @@ store_rec_build(const void *data, size_t len, time_t expires, datum *out)
 
 /* ---- raw GDBM access inside a transaction ------------------------------ */
 
+/* Before the first change to the data file, under the exclusive lock:
+ * readers' kept handles are stale from here on. */
+static void
+store_gen_bump(const struct store *st)
+{
+	if (st->shm != NULL)
+		atomic_fetch_add_explicit(&st->shm->write_gen, 1, memory_order_release);
+}
+
 /*
  * Note a change at gkey before making it (a failed GDBM call may still have
  * written part of it).  visible = 0 for a change no reader can tell from
@@ -341,6 +401,8 @@ store_note_change(struct store_txn *tx, const datum *gkey, int visible)
 {
 	unsigned type = gkey->dsize > 0 ? (unsigned char)gkey->dptr[0] : 0u;
 
+	if (!tx->changed)
+		store_gen_bump(tx->st);
 	tx->changed = 1;
 	if (visible && (type >= 32 || ((1u << type) & STORE_VOLATILE_TYPES) == 0))
 		tx->durable = 1;
@@ -503,12 +565,12 @@ store_open_lockfile(const char *path)
 /* Is fd still the file at path?  A lock on an unlinked lock file excludes
  * nobody who opens the path afresh. */
 static int
-store_fd_is_path(int fd, const char *path)
+store_fd_is_path(int fd, const char *path, struct stat *a)
 {
-	struct stat a, b;
+	struct stat b;
 
-	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
+	return fstat(fd, a) == 0 && stat(path, &b) == 0 && a->st_dev == b.st_dev &&
+	       a->st_ino == b.st_ino;
 }
 
 /*
@@ -554,18 +616,24 @@ store_turnstile_lock(const struct store *st, const struct timespec *dl, int *hel
 	}
 }
 
-/* The data lock on a fresh descriptor of the current lock file. */
+/* The data lock on a fresh descriptor of the current lock file; *mapped
+ * (may be NULL): is that the file whose page shm maps? */
 static int
-store_data_lock(const struct store *st, int write, const struct timespec *dl, int *lockfd)
+store_data_lock(const struct store *st, int write, const struct timespec *dl, int *lockfd,
+		int *mapped)
 {
+	struct stat sb;
 	int fd, rc = STORE_ERROR;
 
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if ((fd = store_open_lockfile(st->lockpath)) < 0)
 			return STORE_ERROR;
 		rc = store_flock_until(fd, write ? LOCK_EX : LOCK_SH, dl);
-		if (rc == STORE_OK && store_fd_is_path(fd, st->lockpath)) {
+		if (rc == STORE_OK && store_fd_is_path(fd, st->lockpath, &sb)) {
 			*lockfd = fd;
+			if (mapped != NULL)
+				*mapped = st->shm != NULL && sb.st_dev == st->lock_dev &&
+					  sb.st_ino == st->lock_ino;
 			return STORE_OK;
 		}
 		close(fd);
@@ -618,6 +686,8 @@ store_rebuild(const struct store *st)
 	char q[256];
 	int rc = -1;
 
+	/* gdbm_recover replaces the file: no kept handle may read on. */
+	store_gen_bump(st);
 	for (int pass = 0; pass < 2 && rc != 0; pass++) {
 		int flags = GDBM_RCVR_FORCE | (pass == 0 ? GDBM_RCVR_MAX_FAILURES : GDBM_RCVR_BACKUP);
 
@@ -652,7 +722,7 @@ store_repair(const struct store *st, const struct timespec *dl)
 {
 	int fd, rc;
 
-	if ((rc = store_data_lock(st, 1, dl, &fd)) != STORE_OK)
+	if ((rc = store_data_lock(st, 1, dl, &fd, NULL)) != STORE_OK)
 		return rc;
 	if (store_rebuild(st) == 0) {
 		st->shm->dirty = 0;
@@ -681,7 +751,7 @@ store_lock(struct store_txn *tx, int *lockfd)
 	if (tx->holds_turnstile && st->shm->dirty)
 		rc = store_repair(st, &dl);
 	if (rc == STORE_OK)
-		rc = store_data_lock(st, tx->write, &dl, lockfd);
+		rc = store_data_lock(st, tx->write, &dl, lockfd, &tx->lock_mapped);
 	if (rc == STORE_OK && tx->write)
 		return STORE_OK;
 	if (tx->holds_turnstile)
@@ -690,15 +760,162 @@ store_lock(struct store_txn *tx, int *lockfd)
 	return rc;
 }
 
+/* ---- kept reader handles -------------------------------------------------- */
+
+/* Reader opens of the data file in this process; a test reads it to check
+ * that handles are kept.  Declared here, not in store.h: not an interface. */
+uint64_t store_debug_reader_opens(void);
+static _Atomic uint64_t store_reader_opens;
+static _Atomic uint64_t store_next_id = 1;
+static pthread_key_t store_rhandle_key;
+static pthread_once_t store_rhandle_once = PTHREAD_ONCE_INIT;
+static int store_rhandle_key_ok;
+
+uint64_t
+store_debug_reader_opens(void)
+{
+	return atomic_load(&store_reader_opens);
+}
+
+/* Close a kept handle.  One inherited over fork() is closed too: that only
+ * frees memory and closes this process's copy of the descriptor. */
+static void
+store_rhandle_drop(struct store_rhandle *h)
+{
+	if (h->dbf != NULL)
+		gdbm_close(h->dbf);
+	h->dbf = NULL;
+}
+
+/* Thread exit. */
+static void
+store_rhandle_free(void *p)
+{
+	store_rhandle_drop(p);
+	free(p);
+}
+
+static void
+store_rhandle_key_init(void)
+{
+	store_rhandle_key_ok = pthread_key_create(&store_rhandle_key, store_rhandle_free) == 0;
+}
+
+/* This thread's slot, created on first use; NULL: no reuse (out of memory). */
+static struct store_rhandle *
+store_rhandle_get(void)
+{
+	struct store_rhandle *h;
+
+	if (pthread_once(&store_rhandle_once, store_rhandle_key_init) != 0 || !store_rhandle_key_ok)
+		return NULL;
+	h = pthread_getspecific(store_rhandle_key);
+	if (h != NULL)
+		return h;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	if (pthread_setspecific(store_rhandle_key, h) != 0) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* Is the file at the store's path still the one h read, unchanged? */
+static int
+store_rhandle_same_file(const struct store_rhandle *h, const struct store *st)
+{
+	struct stat sb;
+
+	return stat(st->path, &sb) == 0 && sb.st_dev == h->dev && sb.st_ino == h->ino &&
+	       sb.st_size == h->size && sb.st_mtim.tv_sec == h->mtim.tv_sec &&
+	       sb.st_mtim.tv_nsec == h->mtim.tv_nsec && sb.st_ctim.tv_sec == h->ctim.tv_sec &&
+	       sb.st_ctim.tv_nsec == h->ctim.tv_nsec;
+}
+
+/*
+ * A read transaction, under the shared lock: use the thread's kept handle if
+ * nothing changed the file since it was opened.  1: tx->dbf is set.  0: open
+ * one (the stale handle, if any, is closed), and keep it if *h is non-NULL.
+ */
+static int
+store_rhandle_use(struct store_txn *tx, struct store_rhandle **hp, uint64_t *gen)
+{
+	const struct store *st = tx->st;
+	struct store_rhandle *h;
+
+	*hp = NULL;
+	if (st->shm == NULL || !tx->lock_mapped || (h = store_rhandle_get()) == NULL)
+		return 0;
+	/* The shared flock was taken after the last writer's increment, before
+	 * its unlock, so this load sees it. */
+	*gen = atomic_load_explicit(&st->shm->write_gen, memory_order_acquire);
+	if (h->dbf != NULL && h->pid == getpid() && h->store_id == st->id && h->gen == *gen &&
+	    store_rhandle_same_file(h, st)) {
+		tx->dbf = h->dbf;
+		tx->kept = 1;
+		return 1;
+	}
+	store_rhandle_drop(h);
+	*hp = h;
+	return 0;
+}
+
+/* Keep the handle just opened for the thread's next read transactions. */
+static void
+store_rhandle_keep(struct store_txn *tx, struct store_rhandle *h, uint64_t gen)
+{
+	size_t n = STORE_READER_CACHE;
+	struct stat sb;
+
+	if (fstat(gdbm_fdesc(tx->dbf), &sb) != 0)
+		return;
+	(void)gdbm_setopt(tx->dbf, GDBM_SETCACHESIZE, &n, sizeof(n)); /* only memory */
+	h->dbf = tx->dbf;
+	h->store_id = tx->st->id;
+	h->gen = gen;
+	h->pid = getpid();
+	h->dev = sb.st_dev;
+	h->ino = sb.st_ino;
+	h->size = sb.st_size;
+	h->mtim = sb.st_mtim;
+	h->ctim = sb.st_ctim;
+	tx->kept = 1;
+}
+
+/* End of a read transaction on the kept handle: keep it unless GDBM or the
+ * callback reported an error (GDBM may then refuse every later call). */
+static void
+store_rhandle_release(struct store_txn *tx, int rc)
+{
+	struct store_rhandle *h;
+
+	if (!tx->kept)
+		return;
+	if ((rc == STORE_ERROR || gdbm_needs_recovery(tx->dbf)) &&
+	    (h = store_rhandle_get()) != NULL && h->dbf == tx->dbf)
+		store_rhandle_drop(h);
+	tx->dbf = NULL;
+	tx->kept = 0;
+}
+
 /* ---- transactions -------------------------------------------------------- */
 
 static int
 store_db_open(struct store_txn *tx)
 {
 	int flags = GDBM_NOLOCK | GDBM_CLOEXEC | STORE_GDBM_EXTRA_FLAGS;
+	struct store_rhandle *h = NULL;
+	uint64_t gen = 0;
 
+	if (!tx->write && store_rhandle_use(tx, &h, &gen))
+		return STORE_OK;
 	flags |= tx->write ? GDBM_WRCREAT : GDBM_READER;
 	tx->dbf = gdbm_open(tx->st->path, 0, flags, 0600, NULL);
+	if (!tx->write)
+		atomic_fetch_add_explicit(&store_reader_opens, 1, memory_order_relaxed);
+	if (tx->dbf != NULL && h != NULL)
+		store_rhandle_keep(tx, h, gen);
 	if (tx->dbf != NULL)
 		return STORE_OK;
 	/* Nothing written yet is an empty store, not an error, for readers. */
@@ -759,7 +976,7 @@ store_sync_replaced(const struct store *st)
 	int lockfd, fd, rc;
 
 	store_deadline(&dl, st->timeout_ms);
-	if ((rc = store_data_lock(st, 0, &dl, &lockfd)) != STORE_OK)
+	if ((rc = store_data_lock(st, 0, &dl, &lockfd, NULL)) != STORE_OK)
 		return rc;
 	fd = open(st->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
@@ -780,6 +997,7 @@ store_sync_replaced(const struct store *st)
 static int
 store_sync_file(const struct store *st, int fd)
 {
+	struct stat sb;
 	char q[256];
 	int rc = STORE_OK;
 
@@ -787,7 +1005,7 @@ store_sync_file(const struct store *st, int fd)
 		log_msg(LOG_ERROR, "msg=\"store: sync failed\" file=%s errno=\"%s\"",
 			store_qpath(st, q, sizeof(q)), strerror(errno));
 		rc = STORE_ERROR;
-	} else if (!store_fd_is_path(fd, st->path)) {
+	} else if (!store_fd_is_path(fd, st->path, &sb)) {
 		rc = store_sync_replaced(st);
 	}
 	close(fd);
@@ -874,6 +1092,7 @@ store_txn_run(struct store_txn *tx, int (*fn)(struct store_txn *tx, void *arg), 
 	if (rc != STORE_OK)
 		return rc;
 	rc = fn(tx, arg);
+	store_rhandle_release(tx, rc);
 	if (store_db_close(tx, syncfd) != STORE_OK)
 		return STORE_ERROR; /* dirty stays set: the next one checks */
 	/* GDBM's last write is done: from here on a kill leaves the file whole. */
@@ -1565,6 +1784,8 @@ store_shm_map(struct store *st, int fd, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", st->lockpath, strerror(errno));
 	} else {
 		st->shm = p;
+		st->lock_dev = sb.st_dev;
+		st->lock_ino = sb.st_ino;
 		rc = store_shm_check(st, err, errlen);
 	}
 	/* The mapping holds the open file description, so close() alone would
@@ -1621,6 +1842,7 @@ store_open(const char *path, unsigned lock_timeout_ms, char *err, size_t errlen)
 		return NULL;
 	}
 	st->sinkfd = -1;
+	st->id = atomic_fetch_add(&store_next_id, 1);
 	if ((st->path = strdup(path)) == NULL ||
 	    (st->lockpath = store_path_with(path, ".lock")) == NULL ||
 	    (st->dirpath = store_dir_of(path)) == NULL) {
@@ -1644,8 +1866,16 @@ fail:
 void
 store_close(struct store *st)
 {
+	struct store_rhandle *h;
+
 	if (st == NULL)
 		return;
+	/* This thread's kept handle; other threads close theirs at their next
+	 * transaction (the id no longer matches) or when they exit. */
+	if (pthread_once(&store_rhandle_once, store_rhandle_key_init) == 0 && store_rhandle_key_ok &&
+	    (h = pthread_getspecific(store_rhandle_key)) != NULL &&
+	    h->store_id == st->id)
+		store_rhandle_drop(h);
 	if (st->shm != NULL)
 		munmap(st->shm, STORE_SHM_SIZE);
 	if (st->sinkfd >= 0)

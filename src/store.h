@@ -5,6 +5,11 @@
  * them, so a handle kept open across requests in several processes corrupts
  * the file.  Every operation therefore runs as a short transaction:
  *   flock(<file>.lock) -> gdbm_open(GDBM_NOLOCK) -> ops -> gdbm_close -> unlock
+ * with one exception: a thread keeps its last reader handle and reuses it
+ * for the next read transaction when nothing has changed the file since it
+ * was opened (a generation counter in the lock file's shared page, bumped
+ * under the exclusive lock by every change, and the file's identity), so
+ * its cached view is still exact.  Writers always open afresh.
  * Readers take the lock shared, writers exclusive, both behind a "turnstile"
  * (a robust process-shared mutex kept in the lock file's first page) so a
  * stream of readers cannot starve writers.  Lock waits are bounded:
