@@ -4,6 +4,7 @@
  * holder, and many threads sharing one struct store.
  */
 #include "store.h"
+#include "store_util.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -25,24 +26,6 @@ static char test_db[300];
 static char test_lock[320];
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 /* A fresh store file in the test directory. */
 static struct store *
@@ -1047,15 +1030,6 @@ test_strerror(void)
 }
 
 /* ---- main ------------------------------------------------------------------ */
-
-static int
-cleanup_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 cleanup_dir(void)

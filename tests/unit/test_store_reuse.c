@@ -17,6 +17,7 @@
  *      write had returned before the read began.
  */
 #include "store.h"
+#include "store_util.h"
 #include "tap.h"
 
 #include <dirent.h>
@@ -532,15 +533,6 @@ test_race(void)
 }
 
 /* ---- main ------------------------------------------------------------------ */
-
-static int
-cleanup_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 int
 main(void)

@@ -18,6 +18,7 @@
  * printed as TAP diagnostics only; nothing asserts on speed.
  */
 #include "store.h"
+#include "store_util.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -49,15 +50,6 @@ struct child_report {
 	long incr_ok, puts_ok, reads_ok, reads_bad, busy, errors, wins;
 	double seconds;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static unsigned long
 stress_n(void)
@@ -460,31 +452,6 @@ kill_round(struct store *st, unsigned round, uint32_t kill_after)
 	return ack;
 }
 
-/* Walk the whole file with GDBM's extra checks on. */
-static long
-gdbm_verify_count(const char *path)
-{
-	GDBM_FILE dbf = gdbm_open(path, 0, GDBM_READER | GDBM_NOLOCK | GDBM_XVERIFY, 0, NULL);
-	datum k, next;
-	long n = 0, unreadable = 0;
-
-	if (dbf == NULL)
-		return -1;
-	for (k = gdbm_firstkey(dbf); k.dptr != NULL; k = next) {
-		datum v = gdbm_fetch(dbf, k);
-
-		unreadable += v.dptr == NULL;
-		free(v.dptr);
-		next = gdbm_nextkey(dbf, k);
-		free(k.dptr);
-		n++;
-	}
-	if (gdbm_last_errno(dbf) != GDBM_ITEM_NOT_FOUND || unreadable > 0)
-		n = -1;
-	gdbm_close(dbf);
-	return n;
-}
-
 static void
 test_kill9(struct store *st)
 {
@@ -508,15 +475,6 @@ test_kill9(struct store *st)
 }
 
 /* ---- main ------------------------------------------------------------------- */
-
-static int
-cleanup_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 int
 main(void)

@@ -23,6 +23,7 @@
  *      consistent.
  */
 #include "store.h"
+#include "store_util.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -88,24 +89,6 @@ fdatasync(int fd)
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static struct store *
 fresh_store(const char *name)
 {
@@ -137,31 +120,6 @@ has_value(struct store *st, enum store_type type, const char *key, const char *w
 
 /* Syncs made by op; the count is reset first. */
 #define SYNCS(op) (atomic_store(&sync_calls, 0), (void)(op), atomic_load(&sync_calls))
-
-/* Walk the whole file with GDBM's extra checks; record count or -1. */
-static long
-gdbm_verify_count(const char *path)
-{
-	GDBM_FILE dbf = gdbm_open(path, 0, GDBM_READER | GDBM_NOLOCK | GDBM_XVERIFY, 0, NULL);
-	datum k, next;
-	long n = 0, unreadable = 0;
-
-	if (dbf == NULL)
-		return -1;
-	for (k = gdbm_firstkey(dbf); k.dptr != NULL; k = next) {
-		datum v = gdbm_fetch(dbf, k);
-
-		unreadable += v.dptr == NULL;
-		free(v.dptr);
-		next = gdbm_nextkey(dbf, k);
-		free(k.dptr);
-		n++;
-	}
-	if (gdbm_last_errno(dbf) != GDBM_ITEM_NOT_FOUND || unreadable > 0)
-		n = -1;
-	gdbm_close(dbf);
-	return n;
-}
 
 /* ---- 1. which transactions sync ---------------------------------------------- */
 
@@ -431,15 +389,6 @@ test_concurrent_writers(void)
 }
 
 /* ---- main --------------------------------------------------------------------------------- */
-
-static int
-cleanup_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 int
 main(void)
