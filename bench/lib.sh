@@ -285,14 +285,15 @@ kv() {
 # PSS divides shared pages (libraries, copy-on-write) among the processes
 # that map them; USS counts only a process's own pages.
 bench_mem_procs() {
-	local p comm rss pss uss
+	local p comm rss pss uss anon
 	for p in $(proc_tree "$@"); do
 		proc_alive "$p" || continue
 		comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
 		rss=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$p/status" 2>/dev/null)
+		anon=$(sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$p/status" 2>/dev/null)
 		read -r pss uss < <(awk '/^Pss:/ {p += $2} /^Private_(Clean|Dirty):/ {u += $2}
 			END {print p + 0, u + 0}' "/proc/$p/smaps_rollup" 2>/dev/null)
-		printf '%s %s %s %s %s\n' "$comm" "$p" "${rss:-0}" "${pss:-0}" "${uss:-0}"
+		printf '%s %s %s %s %s %s\n' "$comm" "$p" "${rss:-0}" "${pss:-0}" "${uss:-0}" "${anon:-0}"
 	done
 }
 

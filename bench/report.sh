@@ -99,6 +99,9 @@ results_table() {
 	printf '| 7 | RSS growth after %s mixed requests, kB (all processes) | %s | %s | | %s | | zero | %s |\n' \
 		"$(int "$(g 7 mcpgate requests)")" "${v:-–}" "$(g 7 bare growth_kb)" "$(g 7 peer growth_kb)" \
 		"$(check "$v" '<=' 0)"
+	v=$(g 7 mcpgate growth_anon_kb)
+	[ -z "$v" ] || printf '| 7 | … of which anonymous memory (heap, stacks), kB | %s | %s | | %s | | zero | %s |\n' \
+		"$v" "$(g 7 bare growth_anon_kb)" "$(g 7 peer growth_anon_kb)" "$(check "$v" '<=' 0)"
 	for w in read write mixed; do
 		a=$(g "8-$w" mcpgate ops_per_s) b=$(g "8-$w" bare ops_per_s)
 		printf '| 8 | store alone, %s, ops/s (p50 / p99 µs) | %s (%s / %s) | %s (%s / %s) | %s | memory only | | | |\n' \
@@ -122,14 +125,16 @@ flow_ceiling() {
 # Measure 7 per program: RSS before and after.
 rss_table() {
 	local s
-	echo '| System | Program | RSS after warm-up kB | RSS after the mixed requests kB | growth kB |'
-	echo '|---|---|---:|---:|---:|'
+	echo '| System | Program | RSS after warm-up kB | RSS after the mixed requests kB | growth kB | of which anonymous (heap, stacks) kB |'
+	echo '|---|---|---:|---:|---:|---:|'
 	for s in mcpgate bare peer; do
 		jq -r --arg s "$s" '.results["7"][$s] // {} | to_entries[]
 			| select(.key | startswith("rss_before_kb:")) | .key | ltrimstr("rss_before_kb:")' "$json" |
 			while read -r c; do
 				b=$(g 7 "$s" "rss_before_kb:$c") a=$(g 7 "$s" "rss_after_kb:$c")
-				printf '| %s | %s | %s | %s | %s |\n' "$s" "$c" "$b" "$a" "$((a - b))"
+				ab=$(g 7 "$s" "anon_before_kb:$c") aa=$(g 7 "$s" "anon_after_kb:$c")
+				printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$c" "$b" "$a" "$((a - b))" \
+					"$([ -n "$ab" ] && [ -n "$aa" ] && echo "$((aa - ab))" || echo –)"
 			done
 	done
 }

@@ -425,9 +425,11 @@ measure_6() {
 	done
 }
 
-# RSS per program (summed over its processes): "comm rss_kb" lines.
+# RSS per program (summed over its processes): "comm rss_kb anon_kb" lines;
+# anon is the part not backed by a file (heap, stacks), where a leak shows.
 mem_by_program() {
-	bench_mem_procs "$@" | awk '{r[$1] += $3} END {for (c in r) print c, r[c]}' | sort
+	bench_mem_procs "$@" | awk '{r[$1] += $3; a[$1] += $6} END {for (c in r) print c, r[c], a[c]}' |
+		sort
 }
 
 # mixed_run SYSTEM URL ROOTPID TOKEN REQUESTS SECONDS: warm up, RSS, the
@@ -459,12 +461,16 @@ mixed_run() {
 	mem_by_program "$pid" >"$BENCH_WORK/logs/m7-$s.after"
 	rec_line 7 "$s" "$line" requests rps http_5xx sock_errors || return 1
 	join "$BENCH_WORK/logs/m7-$s.before" "$BENCH_WORK/logs/m7-$s.after" >"$BENCH_WORK/logs/m7-$s.mem"
-	while read -r c before after; do
+	while read -r c before abefore after aafter; do
 		[ "$c" = bash ] && continue
 		rec 7 "$s" "rss_before_kb:$c" "$before"
 		rec 7 "$s" "rss_after_kb:$c" "$after"
+		rec 7 "$s" "anon_before_kb:$c" "$abefore"
+		rec 7 "$s" "anon_after_kb:$c" "$aafter"
 	done <"$BENCH_WORK/logs/m7-$s.mem"
-	rec 7 "$s" growth_kb "$(awk '$1 != "bash" {g += $3 - $2} END {print g + 0}' "$BENCH_WORK/logs/m7-$s.mem")"
+	rec 7 "$s" growth_kb "$(awk '$1 != "bash" {g += $4 - $2} END {print g + 0}' "$BENCH_WORK/logs/m7-$s.mem")"
+	rec 7 "$s" growth_anon_kb \
+		"$(awk '$1 != "bash" {g += $5 - $3} END {print g + 0}' "$BENCH_WORK/logs/m7-$s.mem")"
 }
 
 measure_7() {
