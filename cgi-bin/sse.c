@@ -136,6 +136,7 @@ struct sse_ctx {
 	int stopping;
 	long long drain_until;
 	int cut;                 /* connections cut at the drain deadline */
+	int quiet;               /* quiet ticks still to see before app_idle */
 	struct sse_doomed *doomed;
 	size_t ndoomed, doomed_cap;
 	struct http_resp *resp;  /* 64 KiB of header space: one, reused */
@@ -973,6 +974,7 @@ sse_pings(struct sse_ctx *c, struct sse_conn *due)
 	if (store_txn(c->app.store, 0, sse_grants_check, due) != STORE_OK)
 		for (struct sse_conn *k = due; k != NULL; k = k->due)
 			k->revoked = 0;
+	c->quiet = 2; /* the read kept a store handle: let it go when all is quiet */
 	while (due != NULL) {
 		struct sse_conn *k = due;
 
@@ -1139,6 +1141,14 @@ sse_loop(struct sse_ctx *c)
 		if (n < 0 && errno != EINTR) {
 			log_msg(LOG_ERROR, "msg=\"epoll_wait failed\" error=\"%s\"", strerror(errno));
 			break;
+		}
+		/* Two ticks in a row with nothing else: at least one whole tick
+		 * without a request, a message or a client's byte. */
+		if (n == 1 && evs[0].data.ptr == &c->tag_tick) {
+			if (c->quiet > 0 && --c->quiet == 0)
+				app_idle(&c->app);
+		} else if (n > 0) {
+			c->quiet = 2;
 		}
 		for (int i = 0; i < n; i++)
 			sse_dispatch_event(c, &evs[i]);

@@ -1,6 +1,9 @@
 #include "app.h"
 
+#include <errno.h>
 #include <fcgiapp.h>
+#include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -168,20 +171,54 @@ app_maybe_purge(struct app *app, time_t now)
 		removed, store_strerror(rc));
 }
 
+/* The listening socket the web server (or spawn-fcgi) hands a FastCGI
+ * program: descriptor 0, as the FastCGI specification has it. */
+#define APP_LISTEN_FD 0
+
+/*
+ * Has no request arrived within APP_IDLE_MS?  Asked once after each burst
+ * of requests; under load a connection is already waiting and poll returns
+ * at once.  Errors and signals count as "not idle": accept decides.
+ */
+static int
+app_idle_wait(void)
+{
+	struct pollfd p = {.fd = APP_LISTEN_FD, .events = POLLIN};
+	int rc = poll(&p, 1, APP_IDLE_MS);
+
+	if (rc < 0 && errno != EINTR)
+		log_msg(LOG_DEBUG, "msg=\"poll on the listening socket failed\" error=\"%s\"",
+			strerror(errno));
+	return rc == 0;
+}
+
+void
+app_idle(struct app *app)
+{
+	if (app->store != NULL)
+		store_release_reader();
+	malloc_trim(0);
+}
+
 static int
 app_loop_fcgi(struct app *app)
 {
 	FCGX_Request r;
+	int served = 0;
 
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0) {
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, APP_LISTEN_FD, 0) != 0) {
 		log_msg(LOG_ERROR, "msg=\"FastCGI initialisation failed\"");
 		return 1;
 	}
 	while (!app_stop) {
 		struct http_req req;
 
+		if (served && app_idle_wait())
+			app_idle(app);
+		served = 0;
 		if (FCGX_Accept_r(&r) < 0)
 			break;
+		served = 1;
 		app_busy = 1;
 		http_req_init(&req, r.envp, r.in, r.out);
 		app_serve(app, &req);

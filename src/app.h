@@ -61,6 +61,16 @@ void app_fini(struct app *app);
  * response has been sent, never on a request's critical path. */
 #define APP_PURGE_INTERVAL 300
 void app_maybe_purge(struct app *app, time_t now);
+/*
+ * Nothing to do: give back what the busiest moment left behind.  A request
+ * leaves nothing live (the loop frees it all), but malloc keeps the pages
+ * of the freed peak, and the kept store handle holds the file's directory
+ * and a bucket cache; both would count as the process's memory until the
+ * next burst.  The FastCGI loop calls it once a process has seen no request
+ * for APP_IDLE_MS after serving some; an event loop calls it the same way.
+ */
+#define APP_IDLE_MS 100
+void app_idle(struct app *app);
 /* Serve one request that is already read into req (used by the loop and tests). */
 void app_serve(struct app *app, struct http_req *req);
 /* The whole program: init, then FastCGI accept loop or one CGI request. */

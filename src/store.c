@@ -821,6 +821,17 @@ store_rhandle_get(void)
 	return h;
 }
 
+void
+store_release_reader(void)
+{
+	struct store_rhandle *h;
+
+	if (pthread_once(&store_rhandle_once, store_rhandle_key_init) != 0 || !store_rhandle_key_ok)
+		return;
+	if ((h = pthread_getspecific(store_rhandle_key)) != NULL)
+		store_rhandle_drop(h);
+}
+
 /* Is the file at the store's path still the one h read, unchanged? */
 static int
 store_rhandle_same_file(const struct store_rhandle *h, const struct store *st)

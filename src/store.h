@@ -99,6 +99,13 @@ struct store *store_open(const char *path, unsigned lock_timeout_ms, char *err, 
 void store_close(struct store *st);
 
 /*
+ * Close the calling thread's kept reader handle, if it has one: a process with
+ * nothing to do gives back the handle's memory and file mapping, and its
+ * next read transaction opens the file again.
+ */
+void store_release_reader(void);
+
+/*
  * Run fn inside one transaction.  write=0: shared lock, read-only handle
  * (puts and deletes fail with STORE_ERROR).  write=1: exclusive lock.
  * fn returns STORE_OK to commit; any other value is passed back to the caller.

@@ -211,6 +211,27 @@ like "$(resp_header Access-Control-Allow-Headers)" 'Authorization.*Mcp-Session-I
 mcp_req OPTIONS /mcp "" -H 'Origin: https://evil.example' -H 'Access-Control-Request-Method: POST'
 is "$RESP_STATUS" 403 "preflight from a foreign origin: 403"
 
+# --- idle: a process that has nothing to do lets go of the store -----------------------
+# A read keeps its GDBM handle for the next request (src/store.c); a process
+# that then sees no request for a moment closes it and trims its heap.
+for i in 1 2 3 4 5 6 7 8; do
+	mcp_post "$TOK" "$(tool "$i" get_snippet '{"snippetname":"note"}')"
+done
+is "$(resp_json '.result.content[0].text')" "café 😀" "reads before idling"
+sleep 1
+held=0 procs=0
+for pid in $(pgrep -P "$SRV_PID" -x message); do
+	procs=$((procs + 1))
+	for fd in /proc/"$pid"/fd/*; do
+		[ "$(readlink "$fd")" = "$SRV_DIR/state/mcpgate.db" ] && held=$((held + 1))
+	done
+done
+[ "$procs" -gt 0 ]
+ok $? "message processes found ($procs)"
+is "$held" 0 "idle message processes hold no handle on the store file"
+mcp_post "$TOK" "$(tool 9 get_snippet '{"snippetname":"note"}')"
+is "$(resp_json '.result.content[0].text')" "café 😀" "after idling: the next read opens the store again"
+
 # --- revocation (last: it kills TOK) ------------------------------------------------
 mint revoke "$GRANT"
 mcp_post "$TOK" "$(tool 1 get_snippet '{"snippetname":"note"}')"

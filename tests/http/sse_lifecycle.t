@@ -63,6 +63,18 @@ ok $? "log: stream ended, reason grant revoked"
 grep -q 'reason="token expired"' "$SRV_LOG"
 ok $? "log: stream ended, reason token expired"
 
+# A stream stays open, yet with nothing to do for half a second the process
+# closes the store handle its reads kept (and trims its heap).
+sleep 1.5
+held=0
+for fd in /proc/"$(sse_pid)"/fd/*; do
+	[ "$(readlink "$fd")" = "$SRV_DIR/state/mcpgate.db" ] && held=$((held + 1))
+done
+is "$held" 0 "idle, one stream open: no handle on the store file"
+sse_open idle "$ALICE"
+ok $? "... and the next stream opens"
+sse_close idle
+
 # --- SIGTERM drains and exits ----------------------------------------------------
 sse_open t1 "$ALICE" && sse_open t2 "$ALICE"
 ok $? "two more streams open"

@@ -6,7 +6,8 @@
  *   1. Consecutive reads open the file once; every kind of change (durable
  *      and volatile writes, deletes, purges that delete) makes the next read
  *      open it again; transactions that change nothing (failed inserts,
- *      no-op updates, purges with nothing expired) do not.
+ *      no-op updates, purges with nothing expired) do not.  Releasing the
+ *      handle (an idle process) closes it; the next read opens again.
  *   2. Threads each keep their own handle and close it when they exit; a
  *      child after fork() never uses the handle it inherited.
  *   3. The file rebuilt after a writer died, replaced by a tool that knows
@@ -212,6 +213,15 @@ test_counting(void)
 	is_int(count, 1, "iteration sees the record");
 	is_int(read_num(st), 2, "get after iteration");
 	is_int(opens() - before, 0, "iteration and get reuse the handle");
+
+	/* An idle process releases its handle (app_idle): memory and descriptor
+	 * go, and the next read opens the file again and sees its content. */
+	store_release_reader();
+	is_int(data_fds(), 0, "store_release_reader closes the kept handle");
+	store_release_reader();
+	is_int(data_fds(), 0, "releasing again is harmless");
+	is_int(reads_after(st, 2, "after a release"), 1, "after a release: one new open");
+	is_int(data_fds(), 1, "the new handle is kept");
 
 	is_int(store_del(st, STORE_SNIPPET, key, sizeof(key) - 1), STORE_OK, "delete");
 	is_int(reads_after(st, -1, "after a delete"), 1, "a delete: one new open");
