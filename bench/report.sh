@@ -96,12 +96,21 @@ results_table() {
 			"${v:-–}" "$(g "6-$k" peer kb_per_stream)" "$(check "$v" '<=' 16)"
 	done
 	v=$(g 7 mcpgate growth_kb)
-	printf '| 7 | RSS growth after %s mixed requests, kB (all processes) | %s | %s | | %s | | zero | %s |\n' \
+	printf '| 7 | RSS growth after %s mixed requests, kB (every program but the web server) | %s | %s | | %s | | zero | %s |\n' \
 		"$(int "$(g 7 mcpgate requests)")" "${v:-–}" "$(g 7 bare growth_kb)" "$(g 7 peer growth_kb)" \
 		"$(check "$v" '<=' 0)"
 	v=$(g 7 mcpgate growth_anon_kb)
 	[ -z "$v" ] || printf '| 7 | … of which anonymous memory (heap, stacks), kB | %s | %s | | %s | | zero | %s |\n' \
 		"$v" "$(g 7 bare growth_anon_kb)" "$(g 7 peer growth_anon_kb)" "$(check "$v" '<=' 0)"
+	v=$(g 7 mcpgate growth_again_kb)
+	[ -z "$v" ] || printf '| 7 | RSS growth over %s more (a second run), kB (the same programs) | %s | | | | | zero | %s |\n' \
+		"$(int "$(g 7 mcpgate requests_again)")" "$v" "$(check "$v" '<=' 0)"
+	v=$(g 7 mcpgate growth_again_anon_kb)
+	[ -z "$v" ] || printf '| 7 | … of which anonymous memory (heap, stacks), kB | %s | | | | | zero | %s |\n' \
+		"$v" "$(check "$v" '<=' 0)"
+	v=$(g 7 mcpgate growth_web_kb)
+	[ -z "$v" ] || printf '| 7 | lighttpd in front: RSS growth in the first run / the second, kB | %s / %s | %s | | | | | |\n' \
+		"$v" "$(g 7 mcpgate growth_again_web_kb)" "$(g 7 bare growth_web_kb)"
 	for w in read write mixed; do
 		a=$(g "8-$w" mcpgate ops_per_s) b=$(g "8-$w" bare ops_per_s)
 		printf '| 8 | store alone, %s, ops/s (p50 / p99 µs) | %s (%s / %s) | %s (%s / %s) | %s | memory only | | | |\n' \
@@ -122,21 +131,29 @@ flow_ceiling() {
 			       "no program behind this web server can reach it on this machine.\n", 3 * p, b }'
 }
 
-# Measure 7 per program: RSS before and after.
+# Measure 7 per program: RSS after warm-up, after the mixed requests and
+# (mcpgate) after as many again; growth of each run, all and anonymous.
 rss_table() {
-	local s
-	echo '| System | Program | RSS after warm-up kB | RSS after the mixed requests kB | growth kB | of which anonymous (heap, stacks) kB |'
-	echo '|---|---|---:|---:|---:|---:|'
+	local s c b a x ab aa ax
+	echo '| System | Program | RSS after warm-up kB | after the mixed requests kB | growth kB | of which anonymous kB | after a second run kB | growth in the second run kB | of which anonymous kB |'
+	echo '|---|---|---:|---:|---:|---:|---:|---:|---:|'
 	for s in mcpgate bare peer; do
 		jq -r --arg s "$s" '.results["7"][$s] // {} | to_entries[]
 			| select(.key | startswith("rss_before_kb:")) | .key | ltrimstr("rss_before_kb:")' "$json" |
 			while read -r c; do
 				b=$(g 7 "$s" "rss_before_kb:$c") a=$(g 7 "$s" "rss_after_kb:$c")
 				ab=$(g 7 "$s" "anon_before_kb:$c") aa=$(g 7 "$s" "anon_after_kb:$c")
-				printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$c" "$b" "$a" "$((a - b))" \
-					"$([ -n "$ab" ] && [ -n "$aa" ] && echo "$((aa - ab))" || echo –)"
+				x=$(g 7 "$s" "rss_again_kb:$c") ax=$(g 7 "$s" "anon_again_kb:$c")
+				printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$c" "$b" "$a" \
+					"$((a - b))" "$(diff_or_dash "$ab" "$aa")" "${x:-–}" "$(diff_or_dash "$a" "$x")" \
+					"$(diff_or_dash "$aa" "$ax")"
 			done
 	done
+}
+
+# diff_or_dash A B: B - A, or – when either is missing.
+diff_or_dash() {
+	[ -n "$1" ] && [ -n "$2" ] && echo "$(($2 - $1))" || echo –
 }
 
 errors_list() {

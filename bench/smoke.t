@@ -64,6 +64,8 @@ for s in mcpgate peer; do
 	figure 6-100 "$s" kb_per_stream
 done
 figure 6-idle mcpgate rss_kb
+figure 7 mcpgate growth_again_kb
+figure 7 mcpgate growth_web_kb
 for m in 8-read 8-write 8-mixed; do
 	figure "$m" mcpgate ops_per_s
 	figure "$m" bare ops_per_s
