@@ -119,6 +119,44 @@ check_docs apache-gw "$SRV_URL" "$SRV_PUBLIC_URL" /gw
 new_cgi --prefix /gw
 check_docs cgi-gw cgi:metadata "$SRV_PUBLIC_URL" /gw
 
+# --- the programs' environment ------------------------------------------------
+# Both shipped setups run the programs without malloc's per-thread cache
+# (their memory stays flat: bench/RESULTS.md, measure 7), and tell them
+# where the configuration is.
+# env_of_metadata: the environment of the newest server's metadata process.
+env_of_metadata() {
+	local i p
+	for ((i = ${#_LIB_PIDS[@]} - 1; i >= 0; i--)); do
+		for p in $(proc_tree "${_LIB_PIDS[i]}"); do
+			if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = metadata ]; then
+				tr '\0' '\n' <"/proc/$p/environ"
+				return 0
+			fi
+		done
+	done
+	return 1
+}
+for server in lighttpd apache; do
+	"start_$server"
+	hreq "$SRV_URL" GET /.well-known/oauth-authorization-server
+	envs=$(env_of_metadata)
+	like "$envs" $'(^|\n)GLIBC_TUNABLES=glibc\.malloc\.tcache_count=0(\n|$)' \
+		"$server: programs run with malloc's per-thread cache off"
+	like "$envs" "(^|"$'\n'")MCPGATE_CONFIG=$SRV_CONF("$'\n'"|\$)" "$server: programs get MCPGATE_CONFIG"
+done
+
+# mcpgate-backends refuses process counts out of range before starting anything.
+for bad in MCPGATE_PROCS=0 MCPGATE_PROCS=65 MCPGATE_MCP_PROCS=0 MCPGATE_MCP_PROCS=x; do
+	sock=$(mktemp -d "${TMPDIR:-/tmp}/mcpgate-backends.XXXXXX")
+	out=$(env "$bad" MCPGATE_BIN_DIR="$BIN_DIR" MCPGATE_SOCKET_DIR="$sock" MCPGATE_USER="$WEB_USER" \
+		timeout 10 "$MCPGATE_ROOT/apache/mcpgate-backends" 2>&1 </dev/null)
+	rc=$?
+	ok "$([ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; echo $?)" "mcpgate-backends with $bad: exits with an error ($rc)"
+	like "$out" "${bad%%=*} must be 1\.\.64" "... and says which setting"
+	is "$(find "$sock" -mindepth 1 | wc -l)" 0 "... before creating any socket"
+	rm -rf "$sock"
+done
+
 # --- broken configuration ----------------------------------------------------
 # lighttpd and mcpgate-backends start one process each (--procs 1).
 start_lighttpd --conf-line 'bogus_key = 1'
