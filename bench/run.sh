@@ -433,9 +433,10 @@ mem_by_program() {
 }
 
 # Memory is read at rest, this long after the load stops: the programs
-# give back free heap once idle (100 ms; sse after two quiet 250 ms ticks),
-# so both readings see the same state rather than a moment of the load.
-M7_REST=1
+# give back free heap once idle (100 ms; sse after two quiet 250 ms ticks,
+# once its last connection's lingering close, up to 2 s, is over), so every
+# reading sees the same state rather than a moment of the load.
+M7_REST=3
 
 # mixed_phase SYSTEM URL TOKEN REQUESTS SECONDS NAME: the mixed requests (with
 # an SSE round-trip client alongside for the streaming programs), then rest;
