@@ -125,16 +125,8 @@ check_docs cgi-gw cgi:metadata "$SRV_PUBLIC_URL" /gw
 # where the configuration is.
 # env_of_metadata: the environment of the newest server's metadata process.
 env_of_metadata() {
-	local i p
-	for ((i = ${#_LIB_PIDS[@]} - 1; i >= 0; i--)); do
-		for p in $(proc_tree "${_LIB_PIDS[i]}"); do
-			if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = metadata ]; then
-				tr '\0' '\n' <"/proc/$p/environ"
-				return 0
-			fi
-		done
-	done
-	return 1
+	local p
+	p=$(server_pid metadata) && tr '\0' '\n' <"/proc/$p/environ"
 }
 for server in lighttpd apache; do
 	"start_$server"

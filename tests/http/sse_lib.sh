@@ -119,18 +119,7 @@ sse_done() {
 	return 1
 }
 
-sse_pid() {
-	local root p
-	for root in "${_LIB_PIDS[@]}"; do
-		for p in $(proc_tree "$root"); do
-			if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sse ] && proc_alive "$p"; then
-				printf '%s\n' "$p"
-				return 0
-			fi
-		done
-	done
-	return 1
-}
+sse_pid() { server_pid sse; }
 
 rss_kb() {
 	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"

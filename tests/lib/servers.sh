@@ -26,6 +26,7 @@
 #       --procs N             processes per program (default 1)
 #
 # Helpers: make_htpasswd USER PASSWORD, make_keyfile PATH, free_port,
+#   server_pid PROGRAM (a running process of it, newest server first),
 #   stop_tree PID... (scripts/proc.sh).  Set MCPGATE_TEST_KEEP=1 to keep the
 #   temp dirs, MCPGATE_TEST_BIN_DIR to test other builds (e.g. build/asan/cgi-bin).
 #
@@ -71,6 +72,21 @@ chmod 0755 "$TEST_TMP"
 _LIB_DIRS+=("$TEST_TMP")
 
 # --- processes: stop_tree and friends live in scripts/proc.sh ---------
+
+# server_pid PROGRAM: the pid of a running process named PROGRAM started by
+# the newest server that has one (earlier servers of a test may still run).
+server_pid() {
+	local i p
+	for ((i = ${#_LIB_PIDS[@]} - 1; i >= 0; i--)); do
+		for p in $(proc_tree "${_LIB_PIDS[i]}"); do
+			if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] && proc_alive "$p"; then
+				printf '%s\n' "$p"
+				return 0
+			fi
+		done
+	done
+	return 1
+}
 
 _lib_exit() {
 	local rc=$? f
