@@ -487,16 +487,11 @@ m7_mem() {
 # heap's layout: where a leak would keep growing and fragmentation does not).
 mixed_run() {
 	local s=$1 url=$2 pid=$3 tok=$4 n=$5 cap=$6 again=${7:-0} line warm
-	local -a env=(MIX_KIND="$s" MIX_TOKEN="$tok" MIX_BASIC="$BENCH_BASIC" MIX_THREADS="$LOAD_THREADS")
 	warm=$((n / 50))
 	[ "$warm" -ge 1000 ] || warm=1000
-	wrk_until 7 "$s" "m7-warm-$s" "$LOAD_THREADS" $CONNS "$cap" mixed.lua "$url" "${env[@]}" \
-		MIX_REQUESTS=$warm >/dev/null
-	# The streaming program is warmed up too: its first stream's one-time
-	# costs (first crypto, first touch of its libraries) are not growth.
-	[ "$s" = bare ] || "${PIN_LOAD[@]}" "$BENCH_BUILD/bench/sseload" latency "${url##*:}" \
-		"$(sse_path "$s")" "$tok" 1 2 >/dev/null 2>&1
-	sleep "$M7_REST"
+	# The warm-up is the same mix, SSE round trips included: one-time costs
+	# (first crypto, first touch of the libraries, first stream) are not growth.
+	mixed_phase "$s" "$url" "$tok" "$warm" "$cap" "m7-warm-$s" >/dev/null
 	mem_by_program "$pid" >"$BENCH_WORK/logs/m7-$s.before"
 	line=$(mixed_phase "$s" "$url" "$tok" "$n" "$cap" "m7-$s")
 	mem_by_program "$pid" >"$BENCH_WORK/logs/m7-$s.after"
